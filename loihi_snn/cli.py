@@ -1,0 +1,136 @@
+"""The ``loihi-snn`` command: train, export, sim, verify and demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import LoihiSnnError
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .recipe import load_recipe
+    from .train import train
+
+    recipe = load_recipe(args.recipe)
+    if args.data_dir:
+        recipe.data.path = args.data_dir
+    if args.epochs:
+        recipe.train.epochs = args.epochs
+    out = args.out or f"runs/{recipe.name}"
+    row = train(recipe, out, resume=args.resume)
+    print(f"{recipe.name}: test accuracy {row['test_accuracy']:.4f} (quantised, eval mode) after "
+          f"epoch {row['epoch']}; run in {out}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export
+
+    path = export(args.source, args.output)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from .evaluation import simulate
+
+    report = simulate(args.net, n=args.n, dataset=args.data, data_dir=args.data_dir,
+                      input_npy=args.input, labels_npy=args.labels, steps=args.steps,
+                      checkpoint=args.checkpoint, hardware=args.hardware)
+    backend = "Loihi 2" if args.hardware else "Lava Loihi2SimCfg fixed_pt"
+    print(f"{backend}: {report.samples} samples in {report.seconds:.1f} s "
+          f"({report.samples / max(report.seconds, 1e-9):.1f} samples/s)")
+    if report.accuracy is not None:
+        print(f"accuracy  {report.accuracy:.4f}")
+    if report.agreement is not None:
+        print(f"agreement {report.agreement:.4f} with the trained model's predictions")
+    for note in report.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .evaluation import verify
+
+    checks = verify(args.net, n=args.n, checkpoint=args.checkpoint, data_dir=args.data_dir)
+    print(format_checks(checks, args.n))
+    return 0 if all(c.mismatches == 0 for c in checks) else 1
+
+
+def format_checks(checks: list, samples: int) -> str:
+    lines = [f"trained model (eval) vs Lava fixed_pt, {samples} samples",
+             f"{'layer':>5} {'type':6} {'neurons':>8} {'model spikes':>13} {'Lava spikes':>12} {'mismatches':>11}"]
+    for c in checks:
+        lines.append(f"{c.index:>5} {c.kind:6} {c.neurons:>8} {c.model_spikes:>13} {c.lava_spikes:>12} {c.mismatches:>11}")
+    total = sum(c.mismatches for c in checks)
+    lines.append("bit-exact: 0 mismatches" if total == 0 else f"NOT bit-exact: {total} mismatches")
+    return "\n".join(lines)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import demo
+
+    return demo(args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loihi-snn", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a recipe (quantisation-aware, lava-dl SLAYER)")
+    p.add_argument("recipe", help="recipe file, e.g. train/digits_mlp.toml, or a name in train/")
+    p.add_argument("--out", help="run directory (default runs/<recipe name>)")
+    p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    p.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
+    p.add_argument("--data-dir", help="folder with the dataset's files (Fashion-MNIST IDX)")
+    p.set_defaults(run=_cmd_train)
+
+    p = sub.add_parser("export", help="write a trained run as NetX HDF5")
+    p.add_argument("source", help="run directory or checkpoint file")
+    p.add_argument("-o", "--output", required=True, help="output .net file")
+    p.set_defaults(run=_cmd_export)
+
+    p = sub.add_parser("sim", help="run a .net file in Lava and report accuracy and agreement")
+    p.add_argument("net")
+    p.add_argument("--data", choices=("digits", "fmnist"), help="dataset (default: the file's own)")
+    p.add_argument("--data-dir", help="folder with the dataset's files")
+    p.add_argument("-n", type=int, default=200, help="number of test samples (default 200)")
+    p.add_argument("--input", help=".npy of inputs for files from elsewhere (input-layer bias per sample)")
+    p.add_argument("--labels", help=".npy of labels for --input")
+    p.add_argument("--steps", type=int, help="time steps per sample (default: the file's tSample)")
+    p.add_argument("--checkpoint", help="trained checkpoint to compare with (default: the file's)")
+    p.add_argument("--hardware", action="store_true", help="run on Loihi 2 (needs lava-loihi)")
+    p.set_defaults(run=_cmd_sim)
+
+    p = sub.add_parser("verify", help="compare trained model and Lava spike for spike, per layer")
+    p.add_argument("net")
+    p.add_argument("-n", type=int, default=8, help="number of test samples (default 8)")
+    p.add_argument("--checkpoint", help="trained checkpoint (default: the one the file came from)")
+    p.add_argument("--data-dir", help="folder with the dataset's files")
+    p.set_defaults(run=_cmd_verify)
+
+    p = sub.add_parser("demo", help="train, export, simulate and verify digits_mlp end to end")
+    p.add_argument("--out", help="run directory (default runs/demo-<time>)")
+    p.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    if sys.version_info[:2] != (3, 10):
+        print(f"loihi-snn: error: needs Python 3.10 (lava-nc 0.10 / lava-dl 0.6), this is "
+              f"{sys.version.split()[0]}: run 'make test' or 'make demo' to build .venv", file=sys.stderr)
+        return 2
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except LoihiSnnError as err:
+        print(f"loihi-snn: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("loihi-snn: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""``sim`` and ``verify``: the exported file in Lava against the data and the trained model."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import load_dataset
+from .errors import LoihiSnnError
+from .lava_run import run_lava
+from .netfile import NetFile, read_netfile
+from .train import Trained, encode_split, load_checkpoint, predict
+
+
+@dataclass
+class SimReport:
+    samples: int
+    accuracy: float | None
+    agreement: float | None  # share of Lava predictions equal to the trained model's
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LayerCheck:
+    index: int
+    kind: str
+    neurons: int
+    model_spikes: int
+    lava_spikes: int
+    mismatches: int
+
+
+def trained_model(info: NetFile, checkpoint: str | Path | None, data_dir: str | None) -> Trained:
+    """The checkpoint a loihi_snn file was exported from (or the one given)."""
+    if info.meta is None:
+        raise LoihiSnnError(
+            f"{info.path.name} was not exported by loihi-snn, so there is no trained model to compare "
+            f"with: use 'loihi-snn sim' to run it"
+        )
+    path = Path(checkpoint) if checkpoint else info.path.parent / info.meta["checkpoint"]
+    if not path.exists():
+        raise LoihiSnnError(
+            f"the checkpoint {path} that {info.path.name} came from is gone: pass --checkpoint"
+        )
+    if not checkpoint and hashlib.sha256(path.read_bytes()).hexdigest() != info.meta["checkpoint_sha256"]:
+        raise LoihiSnnError(
+            f"{path} changed since {info.path.name} was exported (training resumed?): re-export, "
+            f"or pass --checkpoint to compare anyway"
+        )
+    trained, _ = load_checkpoint(path, data_dir)
+    return trained
+
+
+def _test_inputs(trained: Trained, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` test samples, encoded as the model was trained, and their labels."""
+    data, recipe = trained.data, trained.recipe
+    index = np.arange(min(n, len(data.y_test)))
+    return encode_split(data, recipe, "test", index, recipe.seed + 1), data.y_test[index]
+
+
+def _foreign_inputs(info: NetFile, dataset: str | None, data_dir: str | None, n: int,
+                    input_npy: str | None, labels_npy: str | None):
+    """Inputs for a file from elsewhere: a .npy of input-layer biases (or spikes), or a dataset
+    mapped through the input layer's transform: bias = round(weight * x + bias), x in [-1, 1]."""
+    labels = None
+    if input_npy:
+        try:
+            x = np.load(input_npy)
+        except (OSError, ValueError) as err:
+            raise LoihiSnnError(f"cannot read --input {input_npy}: {err}") from None
+        sample_ndim = len(info.input_shape) + (0 if info.input_neuron else 1)
+        if x.ndim == sample_ndim:
+            x = x[None]
+        if labels_npy:
+            labels = np.load(labels_npy).reshape(-1)
+        return np.rint(x[:n]).astype(np.int32), None if labels is None else labels[:n]
+    if not dataset:
+        raise LoihiSnnError(f"{info.path.name} has no loihi_snn metadata: pass --data or --input")
+    if not info.input_neuron:
+        raise LoihiSnnError(f"{info.path.name} has no input neurons: pass encoded spikes with --input")
+    data = load_dataset(dataset, data_dir or "")
+    if int(np.prod(data.input_shape)) != int(np.prod(info.input_shape)):
+        raise LoihiSnnError(
+            f"{dataset} images have shape {data.input_shape} but {info.path.name} expects {info.input_shape}"
+        )
+    weight, bias = info.layers[0].transform
+    x = data.x_test[:n].astype(np.float64) / data.max_value * 2 - 1
+    x = np.rint(weight * x + bias).astype(np.int32).reshape(len(x), *info.input_shape)
+    return x, data.y_test[:n]
+
+
+def simulate(path: str | Path, n: int = 200, dataset: str | None = None, data_dir: str | None = None,
+             input_npy: str | None = None, labels_npy: str | None = None, steps: int | None = None,
+             checkpoint: str | None = None, hardware: bool = False) -> SimReport:
+    """Run ``n`` test samples through the file in Lava; accuracy and agreement with the model."""
+    info = read_netfile(path)
+    notes = []
+    if info.meta is not None and not input_npy:
+        trained = trained_model(info, checkpoint, data_dir)
+        if dataset and dataset != trained.data.name:
+            raise LoihiSnnError(f"{info.path.name} was trained on {trained.data.name}, not {dataset}")
+        x, labels = _test_inputs(trained, n)
+        _, model_pred = predict(trained.model, x)
+    else:
+        x, labels = _foreign_inputs(info, dataset, data_dir, n, input_npy, labels_npy)
+        model_pred = None
+        notes.append("no trained model for this file: agreement not measured")
+    if info.voltage_readout:
+        notes.append("output layer never spikes: classes read from its voltage at the last step")
+    result = run_lava(info, x, steps, record_all=False, hardware=hardware)
+    pred = result.predictions
+    return SimReport(
+        samples=len(x),
+        accuracy=None if labels is None else float((pred == labels).mean()),
+        agreement=None if model_pred is None else float((pred == model_pred).mean()),
+        seconds=result.seconds,
+        notes=notes,
+    )
+
+
+def verify(path: str | Path, n: int = 8, checkpoint: str | None = None,
+           data_dir: str | None = None) -> list[LayerCheck]:
+    """Compare the trained model in eval mode with Lava fixed_pt spike for spike, layer by layer,
+    on the first ``n`` test samples."""
+    info = read_netfile(path)
+    trained = trained_model(info, checkpoint, data_dir)
+    x, _ = _test_inputs(trained, n)
+    trained.model.eval()
+    with torch.no_grad():
+        model_spikes = [s.numpy().astype(np.int8) for s in trained.model.layer_spikes(torch.from_numpy(x).float())]
+    lava = run_lava(info, x).spikes
+    if [s.shape for s in model_spikes] != [s.shape for s in lava]:
+        raise LoihiSnnError(
+            f"{info.path.name} does not belong to this checkpoint: Lava layers "
+            f"{[s.shape[1] for s in lava]} vs model layers {[s.shape[1] for s in model_spikes]}"
+        )
+    kinds = [layer.type for layer in info.spiking_layers]
+    return [
+        LayerCheck(i, kinds[i], a.shape[1], int(a.sum()), int(b.sum()), int((a != b).sum()))
+        for i, (a, b) in enumerate(zip(model_spikes, lava))
+    ]

@@ -1,0 +1,118 @@
+"""Reading NetX HDF5 files: validation with clear errors, and what the toolkit needs to run them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .errors import LoihiSnnError
+
+# A readout layer whose threshold sits at the 24-bit voltage limit never spikes (netx's default
+# for a dense layer without neuron group is 1 << 17): the class is read from its voltage.
+NON_SPIKING_VTH = 131071
+STANDARD_TYPES = ("input", "flatten", "dense", "conv")
+
+
+@dataclass
+class LayerInfo:
+    """One entry of /layer: its type, neuron shape in C, H, W order and threshold mantissa."""
+
+    type: str
+    shape: tuple[int, ...]
+    vth: int | None
+    transform: tuple[float, float] | None = None  # input layer: (weight, bias) of netx's transform
+
+
+@dataclass
+class NetFile:
+    """A validated NetX HDF5 file."""
+
+    path: Path
+    layers: list[LayerInfo]
+    time_steps: int | None
+    meta: dict | None  # loihi_snn metadata (None for files from elsewhere)
+
+    @property
+    def input_neuron(self) -> bool:
+        """True when layer 0 is an input layer with neurons (driven through its bias)."""
+        return self.layers[0].type == "input" and self.layers[0].vth is not None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.layers[0].shape
+
+    @property
+    def spiking_layers(self) -> list[LayerInfo]:
+        """The layers Lava builds a neuron population for, in order."""
+        return [
+            layer
+            for layer in self.layers
+            if layer.type in ("dense", "conv") or (layer.type == "input" and layer.vth is not None)
+        ]
+
+    @property
+    def voltage_readout(self) -> bool:
+        vth = self.layers[-1].vth
+        return vth is None or vth >= NON_SPIKING_VTH
+
+
+def _scalar(ds: h5py.Dataset) -> float:
+    return float(np.asarray(ds[()]).reshape(-1)[0])
+
+
+def read_netfile(path: str | Path) -> NetFile:
+    """Open and check ``path``; raise LoihiSnnError with what to do on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise LoihiSnnError(f"network file {path} not found: export one with 'loihi-snn export'")
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise LoihiSnnError(
+            f"{path} is not a readable HDF5 file (truncated or corrupt?): re-export it"
+        ) from None
+    with f:
+        try:
+            return _parse(path, f)
+        except (KeyError, ValueError, TypeError, OSError) as err:
+            raise LoihiSnnError(
+                f"{path} is not a valid NetX network ({type(err).__name__}: {err}): re-export it"
+            ) from None
+
+
+def _parse(path: Path, f: h5py.File) -> NetFile:
+    if "layer" not in f or len(f["layer"]) == 0:
+        raise LoihiSnnError(f"{path} has no /layer group: it is not a NetX network file")
+    group = f["layer"]
+    layers = []
+    for i in range(len(group)):
+        if str(i) not in group:
+            raise LoihiSnnError(f"{path}: /layer/{i} is missing (layers must be numbered 0..n-1)")
+        g = group[str(i)]
+        kind = g["type"][0].decode() if g["type"].shape else g["type"][()].decode()
+        shape = tuple(int(s) for s in np.asarray(g["shape"][()]).reshape(-1)) if "shape" in g else ()
+        vth = None
+        if "neuron" in g:
+            vth = int(_scalar(g["neuron/vThMant"]))
+        elif kind == "dense":
+            vth = 1 << 17  # netx's fallback neuron for a dense layer without neuron group
+        transform = None
+        if kind == "input" and "neuron" in g:
+            weight = _scalar(g["weight"]) if "weight" in g else 64.0
+            bias = _scalar(g["bias"]) if "bias" in g else 0.0
+            transform = (weight, bias)
+        layers.append(LayerInfo(kind, shape, vth, transform))
+    steps = int(_scalar(f["simulation/tSample"])) if "simulation/tSample" in f else None
+    meta = json.loads(f.attrs["loihi_snn"]) if "loihi_snn" in f.attrs else None
+    if not any(layer.type in ("dense", "conv") for layer in layers):
+        raise LoihiSnnError(f"{path} has no dense or conv layer")
+    unknown = [layer.type for layer in layers if layer.type not in STANDARD_TYPES]
+    if unknown:
+        raise LoihiSnnError(
+            f"{path}: layer type '{unknown[0]}' cannot run here (supported: {', '.join(STANDARD_TYPES)})"
+        )
+    return NetFile(path, layers, steps, meta)

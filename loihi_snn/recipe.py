@@ -1,0 +1,170 @@
+"""Training recipes: TOML files with [data], [neuron], [[layers]] and [train] tables.
+
+Every table is read into a small dataclass; an unknown key or a wrong type is refused with a message
+naming the key and the file, so that a typo never trains silently with a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli
+
+from .errors import LoihiSnnError
+
+
+@dataclass
+class DataSpec:
+    """Dataset and spike encoding.
+
+    dataset: ``digits`` (scikit-learn, embedded) or ``fmnist`` (IDX files in ``path``).
+    encoder: ``direct`` feeds integer pixel levels 0..``levels`` as graded spikes at every step;
+    ``rate`` feeds Bernoulli spikes with probability pixel/max.
+    """
+
+    dataset: str = "digits"
+    path: str = ""
+    encoder: str = "direct"
+    levels: int = 16
+    time_steps: int = 16
+    test_fraction: float = 0.2
+
+
+@dataclass
+class NeuronSpec:
+    """CUBA neuron in SLAYER units: threshold in weight units (x64 on chip), decays as fractions
+    (x4096 on chip, 12 bit)."""
+
+    threshold: float = 1.25
+    current_decay: float = 0.25
+    voltage_decay: float = 0.03
+    tau_grad: float = 0.1
+    scale_grad: float = 1.0
+
+
+@dataclass
+class LayerSpec:
+    """One layer: ``dense`` (out), ``conv`` (out, kernel, stride, padding) or ``flatten``.
+    ``threshold`` overrides the neuron threshold of this layer."""
+
+    type: str
+    out: int = 0
+    kernel: int = 3
+    stride: int = 1
+    padding: int = 0
+    threshold: float | None = None
+    weight_scale: float = 1.0
+
+
+@dataclass
+class TrainSpec:
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    logit_scale: float = 1.0
+    eval_batch_size: int = 500
+
+
+@dataclass
+class Recipe:
+    name: str
+    seed: int = 0
+    data: DataSpec = field(default_factory=DataSpec)
+    neuron: NeuronSpec = field(default_factory=NeuronSpec)
+    layers: list[LayerSpec] = field(default_factory=list)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    source: str = ""  # the TOML text the recipe was read from
+
+
+
+_LAYER_TYPES = ("dense", "conv", "flatten")
+_DATASETS = ("digits", "fmnist")
+_ENCODERS = ("direct", "rate")
+
+
+def _build(cls: type, table: object, where: str):
+    if not isinstance(table, dict):
+        raise LoihiSnnError(f"{where} must be a table, not {type(table).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - names)
+    if unknown:
+        raise LoihiSnnError(
+            f"unknown key '{unknown[0]}' in {where}; allowed keys: {', '.join(sorted(names))}"
+        )
+    kwargs = {}
+    for key, value in table.items():
+        kind = hints[key]
+        base = float if kind in (float, float | None) else kind
+        ok = (
+            (value is None and kind == float | None)
+            or (base is float and isinstance(value, int | float) and not isinstance(value, bool))
+            or (base in (int, str) and type(value) is base)
+        )
+        if not ok:
+            raise LoihiSnnError(f"{where}: '{key}' must be {getattr(base, '__name__', base)}")
+        kwargs[key] = float(value) if base is float else value
+    return cls(**kwargs)
+
+
+def parse_recipe(text: str, origin: str = "<recipe>") -> Recipe:
+    """Parse and validate recipe TOML text."""
+    try:
+        raw = tomli.loads(text)
+    except tomli.TOMLDecodeError as err:
+        raise LoihiSnnError(f"{origin} is not valid TOML: {err}") from None
+    top = {"name", "seed", "data", "neuron", "layers", "train"}
+    unknown = sorted(set(raw) - top)
+    if unknown:
+        raise LoihiSnnError(
+            f"unknown key '{unknown[0]}' in {origin}; allowed top-level keys: {', '.join(sorted(top))}"
+        )
+    if "name" not in raw or not raw.get("layers"):
+        raise LoihiSnnError(f"{origin} needs a 'name' and at least one [[layers]] entry")
+    layers = [
+        _build(LayerSpec, t, f"[[layers]] #{i} of {origin}") for i, t in enumerate(raw["layers"])
+    ]
+    recipe = Recipe(
+        name=str(raw["name"]),
+        seed=int(raw.get("seed", 0)),
+        data=_build(DataSpec, raw.get("data", {}), f"[data] of {origin}"),
+        neuron=_build(NeuronSpec, raw.get("neuron", {}), f"[neuron] of {origin}"),
+        layers=layers,
+        train=_build(TrainSpec, raw.get("train", {}), f"[train] of {origin}"),
+        source=text,
+    )
+    _check(recipe, origin)
+    return recipe
+
+
+def _check(recipe: Recipe, origin: str) -> None:
+    if recipe.data.dataset not in _DATASETS:
+        raise LoihiSnnError(f"{origin}: data.dataset must be one of {_DATASETS}")
+    if recipe.data.encoder not in _ENCODERS:
+        raise LoihiSnnError(f"{origin}: data.encoder must be one of {_ENCODERS}")
+    if not 1 <= recipe.data.levels <= 255:
+        raise LoihiSnnError(f"{origin}: data.levels must be in 1..255 (graded input is 8 bit)")
+    if recipe.data.time_steps < 1:
+        raise LoihiSnnError(f"{origin}: data.time_steps must be >= 1")
+    for i, layer in enumerate(recipe.layers):
+        if layer.type not in _LAYER_TYPES:
+            raise LoihiSnnError(f"{origin}: layer #{i} type '{layer.type}' is not one of {_LAYER_TYPES}")
+        if layer.type != "flatten" and layer.out < 1:
+            raise LoihiSnnError(f"{origin}: layer #{i} ({layer.type}) needs out >= 1")
+    if recipe.layers[-1].type != "dense":
+        raise LoihiSnnError(f"{origin}: the last layer must be dense (its neurons are the classes)")
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read a recipe file; a bare name is looked up in the project's ``train/`` folder."""
+    path = Path(path)
+    if not path.exists() and path.suffix == "":
+        candidate = Path(__file__).resolve().parent.parent / "train" / f"{path.name}.toml"
+        path = candidate if candidate.exists() else path.with_suffix(".toml")
+    if not path.exists():
+        raise LoihiSnnError(f"recipe {path} not found: give a .toml file, e.g. train/digits_mlp.toml")
+    return parse_recipe(path.read_text(), str(path))
