@@ -19,8 +19,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         recipe.train.epochs = args.epochs
     out = args.out or f"runs/{recipe.name}"
     row = train(recipe, out, resume=args.resume)
-    print(f"{recipe.name}: test accuracy {row['test_accuracy']:.4f} (quantised, eval mode) after "
-          f"epoch {row['epoch']}; run in {out}")
+    print(
+        f"{recipe.name}: test accuracy {row['test_accuracy']:.4f} (quantised, eval mode) after "
+        f"epoch {row['epoch']}; run in {out}"
+    )
     return 0
 
 
@@ -35,12 +37,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_sim(args: argparse.Namespace) -> int:
     from .evaluation import simulate
 
-    report = simulate(args.net, n=args.n, dataset=args.data, data_dir=args.data_dir,
-                      input_npy=args.input, labels_npy=args.labels, steps=args.steps,
-                      checkpoint=args.checkpoint, hardware=args.hardware)
+    report = simulate(
+        args.net,
+        n=args.n,
+        dataset=args.data,
+        data_dir=args.data_dir,
+        input_npy=args.input,
+        labels_npy=args.labels,
+        steps=args.steps,
+        checkpoint=args.checkpoint,
+        hardware=args.hardware,
+    )
     backend = "Loihi 2" if args.hardware else "Lava Loihi2SimCfg fixed_pt"
-    print(f"{backend}: {report.samples} samples in {report.seconds:.1f} s "
-          f"({report.samples / max(report.seconds, 1e-9):.1f} samples/s)")
+    print(
+        f"{backend}: {report.samples} samples in {report.seconds:.1f} s "
+        f"({report.samples / max(report.seconds, 1e-9):.1f} samples/s)"
+    )
     if report.accuracy is not None:
         print(f"accuracy  {report.accuracy:.4f}")
     if report.agreement is not None:
@@ -59,10 +71,16 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def format_checks(checks: list, samples: int) -> str:
-    lines = [f"trained model (eval) vs Lava fixed_pt, {samples} samples",
-             f"{'layer':>5} {'type':6} {'neurons':>8} {'model spikes':>13} {'Lava spikes':>12} {'mismatches':>11}"]
+    lines = [
+        f"trained model (eval) vs Lava fixed_pt, {samples} samples",
+        f"{'layer':>5} {'type':6} {'neurons':>8} {'model spikes':>13} {'Lava spikes':>12} "
+        f"{'mismatches':>11}",
+    ]
     for c in checks:
-        lines.append(f"{c.index:>5} {c.kind:6} {c.neurons:>8} {c.model_spikes:>13} {c.lava_spikes:>12} {c.mismatches:>11}")
+        lines.append(
+            f"{c.index:>5} {c.kind:6} {c.neurons:>8} {c.model_spikes:>13} {c.lava_spikes:>12} "
+            f"{c.mismatches:>11}"
+        )
     total = sum(c.mismatches for c in checks)
     lines.append("bit-exact: 0 mismatches" if total == 0 else f"NOT bit-exact: {total} mismatches")
     return "\n".join(lines)
@@ -96,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", choices=("digits", "fmnist"), help="dataset (default: the file's own)")
     p.add_argument("--data-dir", help="folder with the dataset's files")
     p.add_argument("-n", type=int, default=200, help="number of test samples (default 200)")
-    p.add_argument("--input", help=".npy of inputs for files from elsewhere (input-layer bias per sample)")
+    p.add_argument(
+        "--input", help=".npy of inputs for files from elsewhere (input-layer bias per sample)"
+    )
     p.add_argument("--labels", help=".npy of labels for --input")
     p.add_argument("--steps", type=int, help="time steps per sample (default: the file's tSample)")
     p.add_argument("--checkpoint", help="trained checkpoint to compare with (default: the file's)")
@@ -117,10 +137,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if sys.version_info[:2] != (3, 10):
-        print(f"loihi-snn: error: needs Python 3.10 (lava-nc 0.10 / lava-dl 0.6), this is "
-              f"{sys.version.split()[0]}: run 'make test' or 'make demo' to build .venv", file=sys.stderr)
-        return 2
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

@@ -1,4 +1,4 @@
-"""``loihi-snn demo``: train digits_mlp, export it, run it in Lava and verify it, in one run folder."""
+"""``loihi-snn demo``: train digits_mlp, export it, run and verify it in Lava, in one folder."""
 
 from __future__ import annotations
 
@@ -22,7 +22,13 @@ def demo(out: str | None = None) -> int:
 
     began = time.time()
     metrics = train(recipe, run)
-    rows.append(("train", f"test accuracy {metrics['test_accuracy']:.4f} (quantised, eval)", time.time() - began))
+    rows.append(
+        (
+            "train",
+            f"test accuracy {metrics['test_accuracy']:.4f} (quantised, eval)",
+            time.time() - began,
+        )
+    )
 
     began = time.time()
     net = export(run, run / "model.net")
@@ -30,15 +36,26 @@ def demo(out: str | None = None) -> int:
 
     began = time.time()
     sim = simulate(net, n=SIM_SAMPLES)
-    rows.append(("sim", f"Lava accuracy {sim.accuracy:.4f}, agreement {sim.agreement:.4f} "
-                 f"on {sim.samples} samples", time.time() - began))
+    rows.append(
+        (
+            "sim",
+            f"Lava accuracy {sim.accuracy:.4f}, agreement {sim.agreement:.4f} "
+            f"on {sim.samples} samples",
+            time.time() - began,
+        )
+    )
 
     began = time.time()
     checks = verify(net, n=VERIFY_SAMPLES)
     mismatches = sum(c.mismatches for c in checks)
     per_layer = ", ".join(str(c.mismatches) for c in checks)
-    rows.append(("verify", f"{mismatches} spike mismatches (per layer: {per_layer}) "
-                 f"on {VERIFY_SAMPLES} samples", time.time() - began))
+    rows.append(
+        (
+            "verify",
+            f"{mismatches} spike mismatches (per layer: {per_layer}) on {VERIFY_SAMPLES} samples",
+            time.time() - began,
+        )
+    )
 
     print(f"\nloihi-snn demo: digits_mlp, run folder {run}")
     print(f"{'stage':8} {'seconds':>8}  result")

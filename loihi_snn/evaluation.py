@@ -39,7 +39,8 @@ def trained_model(info: NetFile, checkpoint: str | Path | None, data_dir: str | 
     """The checkpoint a loihi_snn file was exported from (or the one given)."""
     if info.meta is None:
         raise LoihiSnnError(
-            f"{info.path.name} was not exported by loihi-snn, so there is no trained model to compare "
+            f"{info.path.name} was not exported by loihi-snn, so there is no trained model to "
+            f"compare "
             f"with: use 'loihi-snn sim' to run it"
         )
     path = Path(checkpoint) if checkpoint else info.path.parent / info.meta["checkpoint"]
@@ -47,7 +48,10 @@ def trained_model(info: NetFile, checkpoint: str | Path | None, data_dir: str | 
         raise LoihiSnnError(
             f"the checkpoint {path} that {info.path.name} came from is gone: pass --checkpoint"
         )
-    if not checkpoint and hashlib.sha256(path.read_bytes()).hexdigest() != info.meta["checkpoint_sha256"]:
+    if (
+        not checkpoint
+        and hashlib.sha256(path.read_bytes()).hexdigest() != info.meta["checkpoint_sha256"]
+    ):
         raise LoihiSnnError(
             f"{path} changed since {info.path.name} was exported (training resumed?): re-export, "
             f"or pass --checkpoint to compare anyway"
@@ -63,8 +67,14 @@ def _test_inputs(trained: Trained, n: int) -> tuple[np.ndarray, np.ndarray]:
     return encode_split(data, recipe, "test", index, recipe.seed + 1), data.y_test[index]
 
 
-def _foreign_inputs(info: NetFile, dataset: str | None, data_dir: str | None, n: int,
-                    input_npy: str | None, labels_npy: str | None):
+def _foreign_inputs(
+    info: NetFile,
+    dataset: str | None,
+    data_dir: str | None,
+    n: int,
+    input_npy: str | None,
+    labels_npy: str | None,
+):
     """Inputs for a file from elsewhere: a .npy of input-layer biases (or spikes), or a dataset
     mapped through the input layer's transform: bias = round(weight * x + bias), x in [-1, 1]."""
     labels = None
@@ -82,11 +92,14 @@ def _foreign_inputs(info: NetFile, dataset: str | None, data_dir: str | None, n:
     if not dataset:
         raise LoihiSnnError(f"{info.path.name} has no loihi_snn metadata: pass --data or --input")
     if not info.input_neuron:
-        raise LoihiSnnError(f"{info.path.name} has no input neurons: pass encoded spikes with --input")
+        raise LoihiSnnError(
+            f"{info.path.name} has no input neurons: pass encoded spikes with --input"
+        )
     data = load_dataset(dataset, data_dir or "")
     if int(np.prod(data.input_shape)) != int(np.prod(info.input_shape)):
         raise LoihiSnnError(
-            f"{dataset} images have shape {data.input_shape} but {info.path.name} expects {info.input_shape}"
+            f"{dataset} images have shape {data.input_shape} but {info.path.name} expects "
+            f"{info.input_shape}"
         )
     weight, bias = info.layers[0].transform
     x = data.x_test[:n].astype(np.float64) / data.max_value * 2 - 1
@@ -94,16 +107,26 @@ def _foreign_inputs(info: NetFile, dataset: str | None, data_dir: str | None, n:
     return x, data.y_test[:n]
 
 
-def simulate(path: str | Path, n: int = 200, dataset: str | None = None, data_dir: str | None = None,
-             input_npy: str | None = None, labels_npy: str | None = None, steps: int | None = None,
-             checkpoint: str | None = None, hardware: bool = False) -> SimReport:
+def simulate(
+    path: str | Path,
+    n: int = 200,
+    dataset: str | None = None,
+    data_dir: str | None = None,
+    input_npy: str | None = None,
+    labels_npy: str | None = None,
+    steps: int | None = None,
+    checkpoint: str | None = None,
+    hardware: bool = False,
+) -> SimReport:
     """Run ``n`` test samples through the file in Lava; accuracy and agreement with the model."""
     info = read_netfile(path)
     notes = []
     if info.meta is not None and not input_npy:
         trained = trained_model(info, checkpoint, data_dir)
         if dataset and dataset != trained.data.name:
-            raise LoihiSnnError(f"{info.path.name} was trained on {trained.data.name}, not {dataset}")
+            raise LoihiSnnError(
+                f"{info.path.name} was trained on {trained.data.name}, not {dataset}"
+            )
         x, labels = _test_inputs(trained, n)
         _, model_pred = predict(trained.model, x)
     else:
@@ -123,8 +146,9 @@ def simulate(path: str | Path, n: int = 200, dataset: str | None = None, data_di
     )
 
 
-def verify(path: str | Path, n: int = 8, checkpoint: str | None = None,
-           data_dir: str | None = None) -> list[LayerCheck]:
+def verify(
+    path: str | Path, n: int = 8, checkpoint: str | None = None, data_dir: str | None = None
+) -> list[LayerCheck]:
     """Compare the trained model in eval mode with Lava fixed_pt spike for spike, layer by layer,
     on the first ``n`` test samples."""
     info = read_netfile(path)
@@ -132,7 +156,10 @@ def verify(path: str | Path, n: int = 8, checkpoint: str | None = None,
     x, _ = _test_inputs(trained, n)
     trained.model.eval()
     with torch.no_grad():
-        model_spikes = [s.numpy().astype(np.int8) for s in trained.model.layer_spikes(torch.from_numpy(x).float())]
+        model_spikes = [
+            s.numpy().astype(np.int8)
+            for s in trained.model.layer_spikes(torch.from_numpy(x).float())
+        ]
     lava = run_lava(info, x).spikes
     if [s.shape for s in model_spikes] != [s.shape for s in lava]:
         raise LoihiSnnError(
@@ -142,5 +169,5 @@ def verify(path: str | Path, n: int = 8, checkpoint: str | None = None,
     kinds = [layer.type for layer in info.spiking_layers]
     return [
         LayerCheck(i, kinds[i], a.shape[1], int(a.sum()), int(b.sum()), int((a != b).sum()))
-        for i, (a, b) in enumerate(zip(model_spikes, lava))
+        for i, (a, b) in enumerate(zip(model_spikes, lava, strict=True))
     ]

@@ -16,7 +16,7 @@ def export(source: str | Path, out: str | Path) -> Path:
 
     The file is plain NetX (lava-dl's ``netx.hdf5.Network`` loads it unchanged). The root attribute
     ``loihi_snn`` (JSON) adds what the toolkit needs to feed and check it: encoder, levels, time
-    steps, dataset, classes, and the checkpoint it came from (path relative to the file, and sha256).
+    steps, dataset, classes, and the checkpoint it came from (path relative to the file; sha256).
     """
     source = Path(source)
     ckpt_path = source / CHECKPOINT if source.is_dir() else source

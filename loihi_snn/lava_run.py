@@ -91,9 +91,12 @@ def run_lava(
         raise LoihiSnnError(f"{info.path} does not store its time steps: pass --steps")
     expected = info.input_shape
     sample_shape = inputs.shape[1:] if info.input_neuron else inputs.shape[1:-1]
-    if tuple(sample_shape) != tuple(expected) and int(np.prod(sample_shape)) != int(np.prod(expected)):
+    if tuple(sample_shape) != tuple(expected) and int(np.prod(sample_shape)) != int(
+        np.prod(expected)
+    ):
         raise LoihiSnnError(
-            f"input samples have shape {tuple(sample_shape)} but {info.path.name} expects {expected}"
+            f"input samples have shape {tuple(sample_shape)} but {info.path.name} expects "
+            f"{expected}"
         )
     run_cfg = _run_config(hardware)
 
@@ -141,7 +144,9 @@ def run_lava(
             data = inputs.astype(np.int32)
             data = _to_lava(data) if len(network.inp.shape) == 3 else data.reshape(n, -1, steps)
             data = np.moveaxis(data, 0, -2).reshape(*network.inp.shape, n * steps)
-            data = np.concatenate([data, np.zeros((*data.shape[:-1], total - n * steps), np.int32)], -1)
+            data = np.concatenate(
+                [data, np.zeros((*data.shape[:-1], total - n * steps), np.int32)], -1
+            )
             source = io.source.RingBuffer(data=data)
             source.s_out.connect(network.inp)
             network.run(condition=RunSteps(num_steps=total), run_cfg=run_cfg)
@@ -153,7 +158,9 @@ def run_lava(
     except LoihiSnnError:
         raise
     except Exception as err:
-        raise LoihiSnnError(f"Lava run of {info.path.name} failed: {type(err).__name__}: {err}") from None
+        raise LoihiSnnError(
+            f"Lava run of {info.path.name} failed: {type(err).__name__}: {err}"
+        ) from None
     finally:
         with contextlib.suppress(Exception):
             network.stop()

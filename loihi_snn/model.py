@@ -76,7 +76,9 @@ class SpikingNet(torch.nn.Module):
                 shape = (math.prod(shape),)
             else:
                 if len(shape) != 1:
-                    raise LoihiSnnError(f"layer #{i}: dense needs a flat input; add a flatten layer")
+                    raise LoihiSnnError(
+                        f"layer #{i}: dense needs a flat input; add a flatten layer"
+                    )
                 blocks.append(
                     slayer.block.cuba.Dense(
                         params, shape[0], layer.out, weight_scale=layer.weight_scale,

@@ -64,6 +64,23 @@ def _scalar(ds: h5py.Dataset) -> float:
     return float(np.asarray(ds[()]).reshape(-1)[0])
 
 
+def _check_weights(path: Path, index: int, kind: str, weight: np.ndarray) -> None:
+    """Loihi's synapses hold 8-bit integer weight mantissas (netx stores them as float32)."""
+    if weight.size == 0:
+        raise LoihiSnnError(f"{path}: layer {index} ({kind}) has an empty weight")
+    if not np.all(np.isfinite(weight)) or not np.array_equal(weight, np.round(weight)):
+        raise LoihiSnnError(
+            f"{path}: layer {index} ({kind}) has non-integer weights: export from a quantised model"
+        )
+    low, high = float(weight.min()), float(weight.max())
+    if low < -256 or high > 255:
+        raise LoihiSnnError(
+            f"{path}: layer {index} ({kind}) weights span [{low:g}, {high:g}], outside Loihi's "
+            f"8-bit "
+            f"range [-256, 255]: quantise (slayer's quantize_8bit) before exporting"
+        )
+
+
 def read_netfile(path: str | Path) -> NetFile:
     """Open and check ``path``; raise LoihiSnnError with what to do on any problem."""
     path = Path(path)
@@ -94,7 +111,9 @@ def _parse(path: Path, f: h5py.File) -> NetFile:
             raise LoihiSnnError(f"{path}: /layer/{i} is missing (layers must be numbered 0..n-1)")
         g = group[str(i)]
         kind = g["type"][0].decode() if g["type"].shape else g["type"][()].decode()
-        shape = tuple(int(s) for s in np.asarray(g["shape"][()]).reshape(-1)) if "shape" in g else ()
+        shape = (
+            tuple(int(s) for s in np.asarray(g["shape"][()]).reshape(-1)) if "shape" in g else ()
+        )
         vth = None
         if "neuron" in g:
             vth = int(_scalar(g["neuron/vThMant"]))
@@ -105,6 +124,8 @@ def _parse(path: Path, f: h5py.File) -> NetFile:
             weight = _scalar(g["weight"]) if "weight" in g else 64.0
             bias = _scalar(g["bias"]) if "bias" in g else 0.0
             transform = (weight, bias)
+        if kind in ("dense", "conv") and "weight" in g:
+            _check_weights(path, i, kind, np.asarray(g["weight"][()]))
         layers.append(LayerInfo(kind, shape, vth, transform))
     steps = int(_scalar(f["simulation/tSample"])) if "simulation/tSample" in f else None
     meta = json.loads(f.attrs["loihi_snn"]) if "loihi_snn" in f.attrs else None
@@ -113,6 +134,7 @@ def _parse(path: Path, f: h5py.File) -> NetFile:
     unknown = [layer.type for layer in layers if layer.type not in STANDARD_TYPES]
     if unknown:
         raise LoihiSnnError(
-            f"{path}: layer type '{unknown[0]}' cannot run here (supported: {', '.join(STANDARD_TYPES)})"
+            f"{path}: layer type '{unknown[0]}' cannot run here "
+            f"(supported: {', '.join(STANDARD_TYPES)})"
         )
     return NetFile(path, layers, steps, meta)

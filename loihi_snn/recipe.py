@@ -80,7 +80,6 @@ class Recipe:
     source: str = ""  # the TOML text the recipe was read from
 
 
-
 _LAYER_TYPES = ("dense", "conv", "flatten")
 _DATASETS = ("digits", "fmnist")
 _ENCODERS = ("direct", "rate")
@@ -96,6 +95,14 @@ def _build(cls: type, table: object, where: str):
         raise LoihiSnnError(
             f"unknown key '{unknown[0]}' in {where}; allowed keys: {', '.join(sorted(names))}"
         )
+    required = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    missing = [key for key in required if key not in table]
+    if missing:
+        raise LoihiSnnError(f"{where} needs the key '{missing[0]}'")
     kwargs = {}
     for key, value in table.items():
         kind = hints[key]
@@ -121,16 +128,21 @@ def parse_recipe(text: str, origin: str = "<recipe>") -> Recipe:
     unknown = sorted(set(raw) - top)
     if unknown:
         raise LoihiSnnError(
-            f"unknown key '{unknown[0]}' in {origin}; allowed top-level keys: {', '.join(sorted(top))}"
+            f"unknown key '{unknown[0]}' in {origin}; allowed top-level keys: "
+            f"{', '.join(sorted(top))}"
         )
-    if "name" not in raw or not raw.get("layers"):
-        raise LoihiSnnError(f"{origin} needs a 'name' and at least one [[layers]] entry")
+    if not isinstance(raw.get("name"), str) or not raw["name"]:
+        raise LoihiSnnError(f"{origin} needs a 'name' (a string)")
+    if type(raw.get("seed", 0)) is not int:
+        raise LoihiSnnError(f"{origin}: 'seed' must be int")
+    if not isinstance(raw.get("layers"), list) or not raw["layers"]:
+        raise LoihiSnnError(f"{origin} needs at least one [[layers]] table")
     layers = [
         _build(LayerSpec, t, f"[[layers]] #{i} of {origin}") for i, t in enumerate(raw["layers"])
     ]
     recipe = Recipe(
-        name=str(raw["name"]),
-        seed=int(raw.get("seed", 0)),
+        name=raw["name"],
+        seed=raw.get("seed", 0),
         data=_build(DataSpec, raw.get("data", {}), f"[data] of {origin}"),
         neuron=_build(NeuronSpec, raw.get("neuron", {}), f"[neuron] of {origin}"),
         layers=layers,
@@ -148,11 +160,15 @@ def _check(recipe: Recipe, origin: str) -> None:
         raise LoihiSnnError(f"{origin}: data.encoder must be one of {_ENCODERS}")
     if not 1 <= recipe.data.levels <= 255:
         raise LoihiSnnError(f"{origin}: data.levels must be in 1..255 (graded input is 8 bit)")
+    if not 0 < recipe.data.test_fraction < 1:
+        raise LoihiSnnError(f"{origin}: data.test_fraction must be between 0 and 1")
     if recipe.data.time_steps < 1:
         raise LoihiSnnError(f"{origin}: data.time_steps must be >= 1")
     for i, layer in enumerate(recipe.layers):
         if layer.type not in _LAYER_TYPES:
-            raise LoihiSnnError(f"{origin}: layer #{i} type '{layer.type}' is not one of {_LAYER_TYPES}")
+            raise LoihiSnnError(
+                f"{origin}: layer #{i} type '{layer.type}' is not one of {_LAYER_TYPES}"
+            )
         if layer.type != "flatten" and layer.out < 1:
             raise LoihiSnnError(f"{origin}: layer #{i} ({layer.type}) needs out >= 1")
     if recipe.layers[-1].type != "dense":
@@ -166,5 +182,7 @@ def load_recipe(path: str | Path) -> Recipe:
         candidate = Path(__file__).resolve().parent.parent / "train" / f"{path.name}.toml"
         path = candidate if candidate.exists() else path.with_suffix(".toml")
     if not path.exists():
-        raise LoihiSnnError(f"recipe {path} not found: give a .toml file, e.g. train/digits_mlp.toml")
+        raise LoihiSnnError(
+            f"recipe {path} not found: give a .toml file, e.g. train/digits_mlp.toml"
+        )
     return parse_recipe(path.read_text(), str(path))

@@ -34,14 +34,18 @@ class Trained:
     epoch: int
 
 
-def encode_split(data: Dataset, recipe: Recipe, split: str, index: np.ndarray, seed: int) -> np.ndarray:
+def encode_split(
+    data: Dataset, recipe: Recipe, split: str, index: np.ndarray, seed: int
+) -> np.ndarray:
     """Encoded inputs (N, C, H, W, T) of samples ``index`` of ``split`` ('train' or 'test')."""
     x = data.x_train if split == "train" else data.x_test
     d = recipe.data
     return encode(x[index], d.encoder, data.max_value, d.levels, d.time_steps, index, seed)
 
 
-def predict(model: SpikingNet, inputs: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
+def predict(
+    model: SpikingNet, inputs: np.ndarray, batch_size: int = 500
+) -> tuple[np.ndarray, np.ndarray]:
     """Eval-mode spike counts (N, classes) and predictions (argmax, lowest index on ties)."""
     model.eval()
     counts = []
@@ -94,14 +98,19 @@ def load_checkpoint(path: str | Path, data_path: str | None = None) -> tuple[Tra
     if path.is_dir():
         path = path / CHECKPOINT
     if not path.exists():
-        raise LoihiSnnError(f"checkpoint {path} not found: train first ('loihi-snn train <recipe>')")
+        raise LoihiSnnError(
+            f"checkpoint {path} not found: train first ('loihi-snn train <recipe>')"
+        )
     try:
         ckpt = torch.load(path, map_location="cpu")
         recipe = parse_recipe(ckpt["recipe"], str(path))
     except LoihiSnnError:
         raise
     except Exception as err:  # torch raises many types for a damaged file
-        raise LoihiSnnError(f"{path} is not a loihi_snn checkpoint ({type(err).__name__}): retrain or pick another file") from None
+        raise LoihiSnnError(
+            f"{path} is not a loihi_snn checkpoint ({type(err).__name__}): retrain or pick "
+            f"another file"
+        ) from None
     if data_path is not None:
         recipe.data.path = data_path
     d = recipe.data
@@ -129,7 +138,9 @@ def train(recipe: Recipe, run_dir: str | Path, resume: bool = False, progress: b
             raise LoihiSnnError(f"--resume: no checkpoint in {run_dir}; start without --resume")
         ckpt = torch.load(ckpt_path, map_location="cpu")
         if ckpt["recipe"] != recipe.source:
-            raise LoihiSnnError(f"--resume: the recipe differs from the one {run_dir} was trained with")
+            raise LoihiSnnError(
+                f"--resume: the recipe differs from the one {run_dir} was trained with"
+            )
         model.load_state_dict(ckpt["model"], strict=False)
         opt.load_state_dict(ckpt["optimizer"])
         schedule.load_state_dict(ckpt["schedule"])
@@ -137,7 +148,9 @@ def train(recipe: Recipe, run_dir: str | Path, resume: bool = False, progress: b
         history = ckpt["history"]
         start_epoch = ckpt["epoch"]
     elif ckpt_path.exists():
-        raise LoihiSnnError(f"{run_dir} already holds a run: use --resume to continue or --out for a new folder")
+        raise LoihiSnnError(
+            f"{run_dir} already holds a run: use --resume to continue or --out for a new folder"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "recipe.toml").write_text(recipe.source)
 
@@ -147,11 +160,18 @@ def train(recipe: Recipe, run_dir: str | Path, resume: bool = False, progress: b
         model.train()
         order = np.random.default_rng((recipe.seed, epoch)).permutation(n)
         batches = range(0, n, t.batch_size)
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{t.epochs}", disable=None if progress else True, leave=False)
+        bar = tqdm(
+            batches,
+            desc=f"epoch {epoch + 1}/{t.epochs}",
+            disable=None if progress else True,
+            leave=False,
+        )
         loss_sum, correct = 0.0, 0
         for start in bar:
             index = order[start : start + t.batch_size]
-            x = torch.from_numpy(encode_split(data, recipe, "train", index, recipe.seed + 10 + epoch)).float()
+            x = torch.from_numpy(
+                encode_split(data, recipe, "train", index, recipe.seed + 10 + epoch)
+            ).float()
             y = torch.from_numpy(data.y_train[index])
             counts = model(x).sum(-1)
             loss = F.cross_entropy(counts * t.logit_scale, y)

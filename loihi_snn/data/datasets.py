@@ -35,7 +35,7 @@ class Dataset:
 
 
 def load_digits_dataset(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """scikit-learn's 8x8 digits (1,797 images, values 0..16), stratified split fixed by ``seed``."""
+    """scikit-learn's 8x8 digits (1,797 images, values 0..16), stratified split by ``seed``."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -59,7 +59,7 @@ def _find(directory: Path, stem: str) -> Path:
 
 
 def load_fashion_mnist(directory: str | Path = "") -> Dataset:
-    """Fashion-MNIST (60k train / 10k test, 28x28, values 0..255) from IDX files in ``directory``."""
+    """Fashion-MNIST (60k train, 10k test, 28x28, values 0..255) from IDX files in ``directory``."""
     directory = Path(directory or FASHION_MNIST_DIR)
     if not directory.is_dir():
         raise LoihiSnnError(

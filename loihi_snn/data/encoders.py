@@ -38,8 +38,8 @@ def encode(
     if encoder == "rate":
         ids = np.arange(len(x_raw)) if sample_ids is None else sample_ids
         p = x_raw.astype(np.float64) / max_value
-        draws = np.stack(
-            [np.random.default_rng((seed, int(i))).random(p.shape[1:] + (time_steps,)) for i in ids]
-        )
+        draws = np.empty(p.shape + (time_steps,))
+        for row, i in enumerate(ids):
+            draws[row] = np.random.default_rng((seed, int(i))).random(p.shape[1:] + (time_steps,))
         return (draws < p[..., None]).astype(np.int32)
     raise LoihiSnnError(f"unknown encoder '{encoder}': use direct or rate")

@@ -19,10 +19,11 @@ def read_idx(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     try:
-        raw = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+            raw = f.read()
     except FileNotFoundError:
         raise LoihiSnnError(f"IDX file {path} not found") from None
-    except (OSError, EOFError) as err:
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
         raise LoihiSnnError(f"cannot read IDX file {path}: {err}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
         raise LoihiSnnError(f"{path} is not an IDX file (bad magic number)")

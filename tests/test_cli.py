@@ -1,0 +1,151 @@
+"""Bad input gets one clear line on stderr and a non-zero exit: no traceback, no Lava left."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CLI = str(Path(sys.executable).parent / "loihi-snn")
+
+
+def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CLI, *args], capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})}
+    )
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, *words: str) -> None:
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("loihi-snn: error:")
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def _no_process_mentions(marker: str) -> None:
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert marker not in ps, "a process of the failed command is still running"
+
+
+def test_missing_data_directory(repo, tmp_path):
+    proc = _run(
+        "train",
+        str(repo / "train" / "fmnist_cnn.toml"),
+        "--data-dir",
+        str(tmp_path / "nowhere"),
+        "--out",
+        str(tmp_path / "run"),
+    )
+    _one_line_error(proc, "nowhere", "does not exist")
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_unknown_recipe_key(repo, tmp_path):
+    recipe = tmp_path / "typo.toml"
+    text = (repo / "train" / "digits_mlp.toml").read_text()
+    recipe.write_text(text.replace("epochs = ", "epocs = "))
+    _one_line_error(_run("train", str(recipe), "--out", str(tmp_path / "run")), "epocs")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random"])
+def test_damaged_network_file(digits_run, tmp_path, damage):
+    good = (digits_run / "model.net").read_bytes()
+    bad = tmp_path / f"{damage}-marker.net"
+    if damage == "truncated":
+        bad.write_bytes(good[: len(good) // 2])
+    else:
+        bad.write_bytes(np.random.default_rng(0).bytes(len(good)))
+    for command in ("sim", "verify"):
+        _one_line_error(_run(command, str(bad)), bad.name)
+    _no_process_mentions(bad.name)
+
+
+def test_weights_out_of_range(digits_run, tmp_path):
+    import h5py
+
+    bad = tmp_path / "range-marker.net"
+    shutil.copy(digits_run / "model.net", bad)
+    with h5py.File(bad, "r+") as f:
+        w = f["layer/2/weight"]
+        changed = w[()]
+        changed[0, 0] = 1000
+        w[...] = changed
+    _one_line_error(_run("sim", str(bad)), "8-bit")
+
+
+def test_no_loihi_hardware(digits_run):
+    _one_line_error(
+        _run("sim", str(digits_run / "model.net"), "--hardware", "-n", "2"), "lava-loihi"
+    )
+
+
+def test_missing_checkpoint_for_export(tmp_path):
+    _one_line_error(
+        _run("export", str(tmp_path / "no-run"), "-o", str(tmp_path / "x.net")), "train first"
+    )
+    assert not (tmp_path / "x.net").exists()
+
+
+def _other_python() -> str | None:
+    for candidate in ("python3.11", "python3.12", "python3", "/usr/bin/python3"):
+        path = shutil.which(candidate)
+        if path:
+            version = subprocess.run(
+                [path, "-c", "import sys; print(sys.version_info[:2] != (3, 10))"],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            if version == "True":
+                return path
+    return None
+
+
+def test_a_python_that_is_not_310(repo):
+    other = _other_python()
+    assert other, "no non-3.10 Python on this machine to check the refusal with"
+    setup = subprocess.run(
+        [str(repo / "scripts" / "find_python.sh")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": other},
+    )
+    assert setup.returncode == 1 and setup.stdout == ""
+    assert len(setup.stderr.strip().splitlines()) == 1 and "needs Python 3.10" in setup.stderr
+    direct = subprocess.run(
+        [other, "-c", "import loihi_snn"], capture_output=True, text=True, cwd=repo
+    )
+    assert direct.returncode != 0 and "Traceback" not in direct.stderr
+    assert direct.stderr.strip().splitlines() == [direct.stderr.strip()]
+    assert "needs Python 3.10" in direct.stderr
+
+
+def test_a_failure_inside_a_lava_run_stops_its_processes(digits_run, monkeypatch):
+    """An error while Lava's runtime processes are up becomes one LoihiSnnError, and the runtime
+    is stopped: no child process of this test remains."""
+    import time
+
+    import loihi_snn.lava_run as lava_run
+    from loihi_snn.errors import LoihiSnnError
+    from loihi_snn.evaluation import simulate
+
+    def broken(buf):
+        raise RuntimeError("simulated failure while reading the sinks")
+
+    monkeypatch.setattr(lava_run, "_from_lava", broken)
+    with pytest.raises(LoihiSnnError, match="simulated failure"):
+        simulate(digits_run / "model.net", n=4)
+    time.sleep(1)
+    ps = subprocess.run(
+        ["ps", "-o", "args=", "--ppid", str(os.getpid())], capture_output=True, text=True
+    ).stdout.splitlines()
+    # multiprocessing's resource tracker lives as long as this process; anything else is Lava's
+    left = [p for p in ps if "resource_tracker" not in p and not p.startswith("ps ")]
+    assert left == [], f"Lava runtime processes are still running: {left}"

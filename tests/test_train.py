@@ -1,0 +1,62 @@
+"""Training writes metrics and checkpoints every epoch and resumes exactly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import loihi_snn.train as loihi_train
+from loihi_snn.errors import LoihiSnnError
+from loihi_snn.recipe import load_recipe
+from loihi_snn.train import CHECKPOINT, train
+
+
+def _recipe(repo, epochs):
+    recipe = load_recipe(repo / "train" / "digits_mlp.toml")
+    recipe.train.epochs = epochs
+    return recipe
+
+
+def test_resume_continues_exactly_where_training_stopped(repo, tmp_path, monkeypatch):
+    straight = train(_recipe(repo, 2), tmp_path / "a", progress=False)
+
+    calls = []
+
+    def interrupted_evaluate(*args):
+        calls.append(1)
+        if len(calls) == 2:  # killed during epoch 2, before its checkpoint
+            raise KeyboardInterrupt
+        return real_evaluate(*args)
+
+    real_evaluate = loihi_train.evaluate
+    monkeypatch.setattr(loihi_train, "evaluate", interrupted_evaluate)
+    with pytest.raises(KeyboardInterrupt):
+        train(_recipe(repo, 2), tmp_path / "b", progress=False)
+    monkeypatch.setattr(loihi_train, "evaluate", real_evaluate)
+    assert torch.load(tmp_path / "b" / CHECKPOINT)["epoch"] == 1
+    resumed = train(_recipe(repo, 2), tmp_path / "b", resume=True, progress=False)
+    a = torch.load(tmp_path / "a" / CHECKPOINT)
+    b = torch.load(tmp_path / "b" / CHECKPOINT)
+    assert a["epoch"] == b["epoch"] == 2
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert straight["test_accuracy"] == resumed["test_accuracy"]
+    metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert [row["epoch"] for row in metrics] == [1, 2]
+    assert metrics[1]["train_loss"] == straight["train_loss"]
+
+
+def test_a_run_folder_is_never_overwritten(repo, tmp_path):
+    train(_recipe(repo, 1), tmp_path / "run", progress=False)
+    with pytest.raises(LoihiSnnError, match="already holds a run"):
+        train(_recipe(repo, 1), tmp_path / "run", progress=False)
+
+
+def test_resume_refuses_a_different_recipe(repo, tmp_path):
+    train(_recipe(repo, 1), tmp_path / "run", progress=False)
+    other = load_recipe(repo / "train" / "digits_mlp.toml")
+    other.source = other.source.replace("lr = 0.003", "lr = 0.001")
+    with pytest.raises(LoihiSnnError, match="recipe differs"):
+        train(other, tmp_path / "run", resume=True, progress=False)
