@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .energy.cli import add_energy_parser
 from .errors import LoihiSnnError
 
 
@@ -47,8 +48,10 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         steps=args.steps,
         checkpoint=args.checkpoint,
         hardware=args.hardware,
+        backend=args.backend,
     )
-    backend = "Loihi 2" if args.hardware else "Lava Loihi2SimCfg fixed_pt"
+    backend = {"lava": "Lava Loihi2SimCfg fixed_pt", "fast": "fast bit-exact backend"}[args.backend]
+    backend = "Loihi 2" if args.hardware else backend
     print(
         f"{backend}: {report.samples} samples in {report.seconds:.1f} s "
         f"({report.samples / max(report.seconds, 1e-9):.1f} samples/s)"
@@ -65,15 +68,20 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from .evaluation import verify
 
-    checks = verify(args.net, n=args.n, checkpoint=args.checkpoint, data_dir=args.data_dir)
-    print(format_checks(checks, args.n))
+    checks = verify(
+        args.net, n=args.n, checkpoint=args.checkpoint, data_dir=args.data_dir, backend=args.backend
+    )
+    print(format_checks(checks, args.n, args.backend))
     return 0 if all(c.mismatches == 0 for c in checks) else 1
 
 
-def format_checks(checks: list, samples: int) -> str:
+def format_checks(checks: list, samples: int, backend: str = "lava") -> str:
+    other, column = {"lava": ("Lava fixed_pt", "Lava"), "fast": ("the fast backend", "fast")}[
+        backend
+    ]
     lines = [
-        f"trained model (eval) vs Lava fixed_pt, {samples} samples",
-        f"{'layer':>5} {'type':6} {'neurons':>8} {'model spikes':>13} {'Lava spikes':>12} "
+        f"trained model (eval) vs {other}, {samples} samples",
+        f"{'layer':>5} {'type':6} {'neurons':>8} {'model spikes':>13} {column + ' spikes':>12} "
         f"{'mismatches':>11}",
     ]
     for c in checks:
@@ -121,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="time steps per sample (default: the file's tSample)")
     p.add_argument("--checkpoint", help="trained checkpoint to compare with (default: the file's)")
     p.add_argument("--hardware", action="store_true", help="run on Loihi 2 (needs lava-loihi)")
+    p.add_argument(
+        "--backend",
+        choices=("lava", "fast"),
+        default="lava",
+        help="lava: Lava's CPU simulator (default); fast: batched bit-exact backend",
+    )
     p.set_defaults(run=_cmd_sim)
 
     p = sub.add_parser("verify", help="compare trained model and Lava spike for spike, per layer")
@@ -128,11 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=8, help="number of test samples (default 8)")
     p.add_argument("--checkpoint", help="trained checkpoint (default: the one the file came from)")
     p.add_argument("--data-dir", help="folder with the dataset's files")
+    p.add_argument(
+        "--backend",
+        choices=("lava", "fast"),
+        default="lava",
+        help="what to compare the trained model with (default: Lava fixed_pt)",
+    )
     p.set_defaults(run=_cmd_verify)
 
     p = sub.add_parser("demo", help="train, export, simulate and verify digits_mlp end to end")
     p.add_argument("--out", help="run directory (default runs/demo-<time>)")
     p.set_defaults(run=_cmd_demo)
+
+    add_energy_parser(sub)
     return parser
 
 

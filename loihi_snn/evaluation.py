@@ -11,9 +11,34 @@ import torch
 
 from .data import load_dataset
 from .errors import LoihiSnnError
-from .lava_run import run_lava
 from .netfile import NetFile, read_netfile
+from .result import SimResult
 from .train import Trained, encode_split, load_checkpoint, predict
+
+BACKENDS = ("lava", "fast")
+
+
+def run_backend(
+    backend: str,
+    info: NetFile,
+    inputs: np.ndarray,
+    steps: int | None = None,
+    record_all: bool = True,
+    hardware: bool = False,
+) -> SimResult:
+    """Run ``inputs`` through the file with ``lava`` (Lava fixed_pt, or Loihi 2 with ``hardware``)
+    or ``fast`` (the batched bit-exact re-implementation)."""
+    if backend == "fast":
+        if hardware:
+            raise LoihiSnnError("--hardware runs on Loihi 2 through Lava: use --backend lava")
+        from .fast_backend import run_fast
+
+        return run_fast(info, inputs, steps, record_all=record_all)
+    if backend != "lava":
+        raise LoihiSnnError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
+    from .lava_run import run_lava
+
+    return run_lava(info, inputs, steps, record_all=record_all, hardware=hardware)
 
 
 @dataclass
@@ -117,8 +142,9 @@ def simulate(
     steps: int | None = None,
     checkpoint: str | None = None,
     hardware: bool = False,
+    backend: str = "lava",
 ) -> SimReport:
-    """Run ``n`` test samples through the file in Lava; accuracy and agreement with the model."""
+    """Run ``n`` test samples through the file; accuracy and agreement with the trained model."""
     info = read_netfile(path)
     notes = []
     if info.meta is not None and not input_npy:
@@ -135,7 +161,7 @@ def simulate(
         notes.append("no trained model for this file: agreement not measured")
     if info.voltage_readout:
         notes.append("output layer never spikes: classes read from its voltage at the last step")
-    result = run_lava(info, x, steps, record_all=False, hardware=hardware)
+    result = run_backend(backend, info, x, steps, record_all=False, hardware=hardware)
     pred = result.predictions
     return SimReport(
         samples=len(x),
@@ -147,10 +173,14 @@ def simulate(
 
 
 def verify(
-    path: str | Path, n: int = 8, checkpoint: str | None = None, data_dir: str | None = None
+    path: str | Path,
+    n: int = 8,
+    checkpoint: str | None = None,
+    data_dir: str | None = None,
+    backend: str = "lava",
 ) -> list[LayerCheck]:
-    """Compare the trained model in eval mode with Lava fixed_pt spike for spike, layer by layer,
-    on the first ``n`` test samples."""
+    """Compare the trained model in eval mode with a backend (Lava fixed_pt by default) spike for
+    spike, layer by layer, on the first ``n`` test samples."""
     info = read_netfile(path)
     trained = trained_model(info, checkpoint, data_dir)
     x, _ = _test_inputs(trained, n)
@@ -160,14 +190,14 @@ def verify(
             s.numpy().astype(np.int8)
             for s in trained.model.layer_spikes(torch.from_numpy(x).float())
         ]
-    lava = run_lava(info, x).spikes
-    if [s.shape for s in model_spikes] != [s.shape for s in lava]:
+    sim = run_backend(backend, info, x).spikes
+    if [s.shape for s in model_spikes] != [s.shape for s in sim]:
         raise LoihiSnnError(
-            f"{info.path.name} does not belong to this checkpoint: Lava layers "
-            f"{[s.shape[1] for s in lava]} vs model layers {[s.shape[1] for s in model_spikes]}"
+            f"{info.path.name} does not belong to this checkpoint: file layers "
+            f"{[s.shape[1] for s in sim]} vs model layers {[s.shape[1] for s in model_spikes]}"
         )
     kinds = [layer.type for layer in info.spiking_layers]
     return [
         LayerCheck(i, kinds[i], a.shape[1], int(a.sum()), int(b.sum()), int((a != b).sum()))
-        for i, (a, b) in enumerate(zip(model_spikes, lava, strict=True))
+        for i, (a, b) in enumerate(zip(model_spikes, sim, strict=True))
     ]

@@ -14,28 +14,13 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import LoihiSnnError
 from .netfile import NetFile, read_netfile
-
-
-@dataclass
-class LavaResult:
-    """Per-layer spikes (n, neurons in C,H,W order, T) and the class readout (n, classes): spike
-    counts, or for a non-spiking output layer its voltage at the last step of the sample."""
-
-    spikes: list[np.ndarray]
-    readout: np.ndarray
-    voltage_readout: bool
-    seconds: float
-
-    @property
-    def predictions(self) -> np.ndarray:
-        return self.readout.argmax(1)
+from .result import SimResult
 
 
 def loihi2_available() -> bool:
@@ -78,12 +63,14 @@ def run_lava(
     time_steps: int | None = None,
     record_all: bool = True,
     hardware: bool = False,
-) -> LavaResult:
+    record_states: bool = False,
+) -> SimResult:
     """Run ``n`` samples through the file in one Lava run.
 
     inputs: for a file whose first synapse takes the input (loihi_snn exports), integer spikes or
     graded payloads (n, C, H, W, T) or (n, features, T); for a file with an input neuron layer
     (lava-dl's mnist.net, PilotNet), the input neurons' integer bias per sample (n, *shape).
+    record_states adds every layer's u and v (probed with Lava Monitors; slow, for checks).
     """
     info = net if isinstance(net, NetFile) else read_netfile(net)
     steps = time_steps or info.time_steps
@@ -123,10 +110,13 @@ def run_lava(
         sink = io.sink.RingBuffer(shape=layer.out.shape, buffer=total)
         layer.out.connect(sink.a_in)
         sinks.append(sink)
-    monitor = None
-    if info.voltage_readout:
-        monitor = Monitor()
-        monitor.probe(network.out_layer.neuron.v, total)
+    probes: dict[tuple[int, str], Monitor] = {}
+    for k, layer in enumerate(layers):
+        for var in ("u", "v"):
+            wanted = record_states or (var == "v" and k == len(layers) - 1 and info.voltage_readout)
+            if wanted:
+                probes[k, var] = Monitor()
+                probes[k, var].probe(getattr(layer.neuron, var), total)
 
     began = time.time()
     try:
@@ -151,10 +141,10 @@ def run_lava(
             source.s_out.connect(network.inp)
             network.run(condition=RunSteps(num_steps=total), run_cfg=run_cfg)
         buffers = [_from_lava(s.data.get()) for s in sinks]
-        volts = None
-        if monitor is not None:
-            probed = monitor.get_data()
-            volts = next(iter(next(iter(probed.values())).values()))  # (steps, neurons)
+        states = {}
+        for key, monitor in probes.items():
+            probed = next(iter(next(iter(monitor.get_data().values())).values()))  # (steps, ...)
+            states[key] = _from_lava(np.moveaxis(probed, 0, -1))
     except LoihiSnnError:
         raise
     except Exception as err:
@@ -166,14 +156,21 @@ def run_lava(
             network.stop()
     seconds = time.time() - began
 
+    def windows(k: int, buf: np.ndarray) -> np.ndarray:
+        """Cut layer k's buffer (neurons, steps) into its per-sample windows (n, neurons, T)."""
+        return np.stack(
+            [buf[:, j * steps + k + lag : j * steps + k + lag + steps] for j in range(n)]
+        )
+
     first = len(layers) - len(buffers)
-    spikes = []
-    for k, buf in enumerate(buffers, start=first):
-        windows = [buf[:, j * steps + k + lag : j * steps + k + lag + steps] for j in range(n)]
-        spikes.append(np.stack(windows).astype(np.int8))
-    if volts is not None:
-        last = len(layers) - 1 + lag + steps - 1
-        readout = np.stack([volts[j * steps + last].reshape(-1) for j in range(n)])
+    spikes = [windows(k, buf).astype(np.int8) for k, buf in enumerate(buffers, start=first)]
+    last = len(layers) - 1
+    if info.voltage_readout:
+        readout = windows(last, states[last, "v"])[:, :, -1].astype(np.int64)
     else:
         readout = spikes[-1].sum(-1).astype(np.int64)
-    return LavaResult(spikes, readout, volts is not None, seconds)
+    u = v = None
+    if record_states:
+        u = [windows(k, states[k, "u"]).astype(np.int64) for k in range(len(layers))]
+        v = [windows(k, states[k, "v"]).astype(np.int64) for k in range(len(layers))]
+    return SimResult(spikes, readout, info.voltage_readout, seconds, u, v)

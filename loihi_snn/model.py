@@ -64,10 +64,16 @@ class SpikingNet(torch.nn.Module):
                     raise LoihiSnnError(f"layer #{i}: conv needs a (C, H, W) input, got {shape}")
                 blocks.append(
                     slayer.block.cuba.Conv(
-                        params, shape[0], layer.out, layer.kernel, stride=layer.stride,
-                        padding=layer.padding, weight_scale=layer.weight_scale, delay_shift=False,
+                        params,
+                        shape[0],
+                        layer.out,
+                        layer.kernel,
+                        stride=layer.stride,
+                        padding=layer.padding,
+                        weight_scale=layer.weight_scale,
+                        delay_shift=False,
                     )
-                )  # fmt: skip
+                )
                 shape = (layer.out, _conv_out(shape[1], layer), _conv_out(shape[2], layer))
                 if min(shape[1:]) < 1:
                     raise LoihiSnnError(f"layer #{i}: conv output would be empty ({shape})")
@@ -81,10 +87,13 @@ class SpikingNet(torch.nn.Module):
                     )
                 blocks.append(
                     slayer.block.cuba.Dense(
-                        params, shape[0], layer.out, weight_scale=layer.weight_scale,
+                        params,
+                        shape[0],
+                        layer.out,
+                        weight_scale=layer.weight_scale,
                         delay_shift=False,
                     )
-                )  # fmt: skip
+                )
                 shape = (layer.out,)
         self.blocks = torch.nn.ModuleList(blocks)
         self.num_classes = shape[0]

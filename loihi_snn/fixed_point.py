@@ -1,0 +1,107 @@
+"""Loihi's fixed-point arithmetic as Lava's ``fixed_pt`` models compute it: the one definition of
+the integer rules that the fast backend (and the custom processes' twins) use.
+
+Compiled with numba; every value is an int64 holding an integer. Where Lava's numpy code passes a
+value through an int32 (channels, ``np.int32`` casts, int32 sums) the same two's-complement wrap is
+applied here, so results match Lava bit for bit even outside the intended ranges. Line numbers are
+those of lava-nc 0.10.0 (../shared docs, lava-fixed-point.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+DECAY_SHIFT = 12  # decays are 12-bit fractions of 4096 (lif/models.py L94-108)
+ACT_SHIFT = 6  # synaptic input and threshold are MSB-aligned by << 6
+MAX_UV = 1 << 23  # u wraps and v clips at 24 bits
+BLOCK = 2048  # neurons per parallel work item
+
+
+@njit(inline="always")
+def wrap_int32(x: int) -> int:
+    """Two's-complement wrap to int32, as numpy does when an int64 result lands in an int32."""
+    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+@njit(inline="always")
+def rshift0(x: int, bits: int) -> int:
+    """Right shift rounding toward zero: sign(x) * (|x| >> bits)."""
+    return (x + ((x >> 63) & ((1 << bits) - 1))) >> bits
+
+
+@njit(inline="always")
+def lif_update(u: int, v: int, a: int, cu: int, cv: int, bias: int, vth: int) -> tuple:
+    """One step of Lava's bit-accurate LIF (``PyLifModelBitAcc``, lif/models.py L145-218).
+
+    u, v: current and voltage; a: synaptic input (an int32 on the wire); cu = 4096 - (du + 1) and
+    cv = 4096 - dv: 12-bit decay complements; bias: ``bias_mant << bias_exp``; vth: threshold
+    mantissa, compared as ``v > vth << 6``. Returns (u, v after reset, spike 0/1).
+    """
+    u = wrap_int32(
+        wrap_int32(rshift0(u * cu, DECAY_SHIFT)) + wrap_int32(wrap_int32(a) << ACT_SHIFT)
+    )
+    if u > MAX_UV:  # a single wrap, as in Lava (L160-168)
+        u -= 2 * MAX_UV
+    elif u <= -MAX_UV:
+        u += 2 * MAX_UV
+    v = wrap_int32(wrap_int32(rshift0(v * cv, DECAY_SHIFT)) + u + bias)
+    v = min(max(v, -(MAX_UV - 1)), MAX_UV - 1)
+    if v > (vth << ACT_SHIFT):
+        return u, 0, 1
+    return u, v, 0
+
+
+@njit(inline="always")
+def dendrite(acc: float, kind: int, exponent: int) -> int:
+    """Finish a synapse's accumulated integer sum (held exactly in a float) as Lava does.
+
+    kind 1, Dense (dense/models.py L96-107): the weight exponent as ``<<`` or an arithmetic (floor)
+    ``>>``. kind 2, Conv (conv/utils.py signed_clamp): a 24-bit wrap. kind 0: no synapse (0).
+    """
+    if kind == 0:
+        return 0
+    x = np.int64(acc)
+    if kind == 1:
+        return x << exponent if exponent > 0 else x >> -exponent
+    return ((x + MAX_UV) & ((1 << 24) - 1)) - MAX_UV
+
+
+@njit(parallel=True, cache=True)
+def lif_run(
+    acc: np.ndarray,
+    kind: int,
+    exponent: int,
+    cu: int,
+    cv: int,
+    bias: np.ndarray,
+    vth: int,
+    spikes: np.ndarray,
+    u_out: np.ndarray,
+    v_out: np.ndarray,
+    record: bool,
+) -> None:
+    """Run a LIF population from zero state over T steps for a batch.
+
+    acc: synaptic sums (B, T, N), integers held in float32/float64, finished by :func:`dendrite`
+    with ``kind`` and ``exponent``; bias: (B, N) int64 effective bias. Writes spikes (B, T, N) as
+    0.0/1.0 floats (the next layer's input) and, when ``record``, u_out and v_out (B, T, N) int64,
+    the states after each step.
+    """
+    batch, steps, neurons = spikes.shape
+    blocks = (neurons + BLOCK - 1) // BLOCK
+    for item in prange(batch * blocks):
+        b = item // blocks
+        lo = (item % blocks) * BLOCK
+        hi = min(lo + BLOCK, neurons)
+        u = np.zeros(hi - lo, np.int64)
+        v = np.zeros(hi - lo, np.int64)
+        for t in range(steps):
+            for i in range(hi - lo):
+                n = lo + i
+                a = dendrite(acc[b, t, n], kind, exponent) if kind else 0
+                u[i], v[i], s = lif_update(u[i], v[i], a, cu, cv, bias[b, n], vth)
+                spikes[b, t, n] = s
+                if record:
+                    u_out[b, t, n] = u[i]
+                    v_out[b, t, n] = v[i]
