@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint data check-python clean
+.PHONY: demo test lint data bench check-python clean
 
 check-python:
 	@scripts/find_python.sh > /dev/null
@@ -34,3 +34,8 @@ data:
 
 clean:
 	rm -rf $(VENV) runs
+
+# Lava fixed_pt vs the fast backend on the same inputs: samples/s, ratio, peak memory, mismatches.
+bench: check-python $(STAMP)
+	@test -e runs/bench-digits/model.net || { $(BIN)/loihi-snn train train/digits_mlp.toml --out runs/bench-digits && $(BIN)/loihi-snn export runs/bench-digits -o runs/bench-digits/model.net; }
+	$(BIN)/python -m loihi_snn.bench

@@ -25,20 +25,33 @@ def run_backend(
     steps: int | None = None,
     record_all: bool = True,
     hardware: bool = False,
+    record_states: bool = False,
 ) -> SimResult:
     """Run ``inputs`` through the file with ``lava`` (Lava fixed_pt, or Loihi 2 with ``hardware``)
-    or ``fast`` (the batched bit-exact re-implementation)."""
+    or ``fast`` (the batched bit-exact re-implementation); both return the same SimResult."""
     if backend == "fast":
         if hardware:
             raise LoihiSnnError("--hardware runs on Loihi 2 through Lava: use --backend lava")
         from .fast_backend import run_fast
 
-        return run_fast(info, inputs, steps, record_all=record_all)
+        return run_fast(info, inputs, steps, record_all=record_all, record_states=record_states)
     if backend != "lava":
         raise LoihiSnnError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
     from .lava_run import run_lava
 
-    return run_lava(info, inputs, steps, record_all=record_all, hardware=hardware)
+    return run_lava(
+        info, inputs, steps, record_all=record_all, hardware=hardware, record_states=record_states
+    )
+
+
+@dataclass
+class TestInputs:
+    """The inputs a command feeds a file: x as the backends take it, labels when known, and the
+    trained model the file came from (None for files from elsewhere)."""
+
+    x: np.ndarray
+    labels: np.ndarray | None
+    trained: Trained | None
 
 
 @dataclass
@@ -132,6 +145,30 @@ def _foreign_inputs(
     return x, data.y_test[:n]
 
 
+def test_inputs(
+    info: NetFile,
+    n: int,
+    dataset: str | None = None,
+    data_dir: str | None = None,
+    input_npy: str | None = None,
+    labels_npy: str | None = None,
+    checkpoint: str | None = None,
+) -> TestInputs:
+    """The first ``n`` test inputs of a file: for a loihi_snn export, its own test data encoded as
+    in training (and its trained model); otherwise ``input_npy`` or ``dataset`` mapped through the
+    file's input transform."""
+    if info.meta is not None and not input_npy:
+        trained = trained_model(info, checkpoint, data_dir)
+        if dataset and dataset != trained.data.name:
+            raise LoihiSnnError(
+                f"{info.path.name} was trained on {trained.data.name}, not {dataset}"
+            )
+        x, labels = _test_inputs(trained, n)
+        return TestInputs(x, labels, trained)
+    x, labels = _foreign_inputs(info, dataset, data_dir, n, input_npy, labels_npy)
+    return TestInputs(x, labels, None)
+
+
 def simulate(
     path: str | Path,
     n: int = 200,
@@ -147,17 +184,12 @@ def simulate(
     """Run ``n`` test samples through the file; accuracy and agreement with the trained model."""
     info = read_netfile(path)
     notes = []
-    if info.meta is not None and not input_npy:
-        trained = trained_model(info, checkpoint, data_dir)
-        if dataset and dataset != trained.data.name:
-            raise LoihiSnnError(
-                f"{info.path.name} was trained on {trained.data.name}, not {dataset}"
-            )
-        x, labels = _test_inputs(trained, n)
-        _, model_pred = predict(trained.model, x)
+    inputs = test_inputs(info, n, dataset, data_dir, input_npy, labels_npy, checkpoint)
+    x, labels = inputs.x, inputs.labels
+    model_pred = None
+    if inputs.trained is not None:
+        _, model_pred = predict(inputs.trained.model, x)
     else:
-        x, labels = _foreign_inputs(info, dataset, data_dir, n, input_npy, labels_npy)
-        model_pred = None
         notes.append("no trained model for this file: agreement not measured")
     if info.voltage_readout:
         notes.append("output layer never spikes: classes read from its voltage at the last step")

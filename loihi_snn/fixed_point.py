@@ -9,8 +9,13 @@ those of lava-nc 0.10.0 (../shared docs, lava-fixed-point.md).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
+
+# Lava forks its runtime processes from this process; GNU OpenMP (numba's default layer here) is
+# not fork-safe, numba's own workqueue layer is.
+numba.config.THREADING_LAYER = "workqueue"
 
 DECAY_SHIFT = 12  # decays are 12-bit fractions of 4096 (lif/models.py L94-108)
 ACT_SHIFT = 6  # synaptic input and threshold are MSB-aligned by << 6

@@ -15,6 +15,7 @@ class SimResult:
 
     spikes: int8 0/1. readout: (n, classes), output spike counts, or for a non-spiking output layer
     its voltage at the last step. u, v: integer neuron states (same layout) when recorded.
+    seconds: wall time of the simulation itself (compilation and file loading excluded).
     """
 
     spikes: list[np.ndarray]

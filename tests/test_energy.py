@@ -17,10 +17,8 @@ from loihi_snn.energy.costs import BUILTIN_COSTS, load_cost_table
 from loihi_snn.energy.counting import count_network
 from loihi_snn.energy.geometry import conv_fanout, dense_fanout, read_synapses
 from loihi_snn.energy.report import build_report, write_report
-from loihi_snn.energy.runner import backend_runner, load_test_inputs, measure
+from loihi_snn.energy.runner import load_test_inputs, measure
 from loihi_snn.errors import LoihiSnnError
-from loihi_snn.fast_backend import run_fast
-from loihi_snn.lava_run import run_lava
 from loihi_snn.netfile import read_netfile
 from loihi_snn.result import SimResult
 
@@ -361,11 +359,9 @@ def test_failed_plot_leaves_the_previous_report(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
-def test_backend_runner_names_the_two_backends():
-    assert backend_runner("lava") is run_lava
-    assert backend_runner("fast") is run_fast
+def test_an_unknown_backend_is_refused(tmp_path):
     with pytest.raises(LoihiSnnError, match="unknown backend 'loihi'"):
-        backend_runner("loihi")
+        measure(mlp_net(tmp_path / "mlp.net"), BINARY, backend="loihi")
 
 
 # ---------------------------------------------------------------- a trained export
@@ -439,7 +435,7 @@ def test_fast_backend_gives_the_same_counts(tmp_path):
 def test_cli_choices_match_the_op_models_and_backends():
     from loihi_snn.energy import cli
     from loihi_snn.energy.counting import OP_MODELS
-    from loihi_snn.energy.runner import BACKENDS
+    from loihi_snn.evaluation import BACKENDS
 
     assert cli.OP_MODEL_CHOICES == tuple(OP_MODELS)
     assert cli.BACKEND_CHOICES == BACKENDS

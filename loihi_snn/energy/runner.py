@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import LoihiSnnError
+from ..evaluation import run_backend
 from ..netfile import NetFile, read_netfile
-from ..result import SimResult
 from .counting import NetworkCounts, count_network
 from .geometry import read_synapses
-
-BACKENDS = ("lava", "fast")
-
-
-def backend_runner(name: str) -> Callable[..., SimResult]:
-    """The run function of a backend (``run_lava`` or ``run_fast``, imported when asked for)."""
-    if name == "lava":
-        from ..lava_run import run_lava
-
-        return run_lava
-    if name == "fast":
-        from ..fast_backend import run_fast
-
-        return run_fast
-    raise LoihiSnnError(f"unknown backend '{name}': use {' or '.join(BACKENDS)}")
 
 
 def load_test_inputs(
@@ -39,18 +23,11 @@ def load_test_inputs(
 ) -> tuple[np.ndarray, bool | None]:
     """The first ``n`` test inputs as ``sim`` feeds them, and whether layer 0's input is graded
     (True for the ``direct`` encoder, False for ``rate``, None: decide from the values)."""
-    from ..evaluation import _foreign_inputs, _test_inputs, trained_model
+    from ..evaluation import test_inputs
 
-    if info.meta is not None and not input_npy:
-        trained = trained_model(info, checkpoint, data_dir)
-        if dataset and dataset != trained.data.name:
-            raise LoihiSnnError(
-                f"{info.path.name} was trained on {trained.data.name}, not {dataset}"
-            )
-        x, _ = _test_inputs(trained, n)
-        return x, trained.recipe.data.encoder == "direct"
-    x, _ = _foreign_inputs(info, dataset, data_dir, n, input_npy, None)
-    return x, None
+    inputs = test_inputs(info, n, dataset, data_dir, input_npy, None, checkpoint)
+    graded = None if inputs.trained is None else inputs.trained.recipe.data.encoder == "direct"
+    return inputs.x, graded
 
 
 def measure(
@@ -68,6 +45,5 @@ def measure(
     if not info.input_neuron and steps and inputs.shape[-1] != steps:
         raise LoihiSnnError(f"inputs have {inputs.shape[-1]} time steps, the file {steps}")
     synapses = read_synapses(info)
-    run = backend_runner(backend)
-    result = run(info, inputs, time_steps, record_all=True, record_states=True)
+    result = run_backend(backend, info, inputs, time_steps, record_all=True, record_states=True)
     return count_network(info, synapses, inputs, result, op_model, graded_input, backend)
