@@ -31,6 +31,15 @@ def loihi2_available() -> bool:
 
 
 def _run_config(hardware: bool):
+    """The run config; the streaming recorders' models carry no tag, so they are named."""
+    from lava.proc.io.extractor import (
+        Extractor,
+        PyLoihiExtractorModel,
+        PyLoihiVarWireModel,
+        VarWire,
+    )
+
+    recorders = {Extractor: PyLoihiExtractorModel, VarWire: PyLoihiVarWireModel}
     if hardware:
         if not loihi2_available():
             raise LoihiSnnError(
@@ -39,10 +48,10 @@ def _run_config(hardware: bool):
             )
         from lava.magma.core.run_configs import Loihi2HwCfg
 
-        return Loihi2HwCfg()
+        return Loihi2HwCfg(exception_proc_model_map=recorders)
     from lava.magma.core.run_configs import Loihi2SimCfg
 
-    return Loihi2SimCfg(select_tag="fixed_pt")
+    return Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=recorders)
 
 
 def _to_lava(x: np.ndarray) -> np.ndarray:
@@ -70,7 +79,7 @@ def run_lava(
     inputs: for a file whose first synapse takes the input (loihi_snn exports), integer spikes or
     graded payloads (n, C, H, W, T) or (n, features, T); for a file with an input neuron layer
     (lava-dl's mnist.net, PilotNet), the input neurons' integer bias per sample (n, *shape).
-    record_states adds every layer's u and v (probed with Lava Monitors; slow, for checks).
+    record_states adds every layer's u and v, streamed to the host every step.
     """
     info = net if isinstance(net, NetFile) else read_netfile(net)
     steps = time_steps or info.time_steps
@@ -90,7 +99,7 @@ def run_lava(
     from lava.lib.dl import netx
     from lava.magma.core.run_conditions import RunSteps
     from lava.proc import io
-    from lava.proc.monitor.process import Monitor
+    from lava.proc.io.extractor import Extractor, VarWire
 
     n = len(inputs)
     lag = 0 if info.input_neuron else 1
@@ -104,19 +113,26 @@ def run_lava(
             input_message_bits=8 if graded and not info.input_neuron else 0,
         )
     layers = network.layers
-    total = n * steps + len(layers) - 1 + lag
-    sinks = []
-    for layer in layers if record_all else layers[-1:]:
-        sink = io.sink.RingBuffer(shape=layer.out.shape, buffer=total)
-        layer.out.connect(sink.a_in)
-        sinks.append(sink)
-    probes: dict[tuple[int, str], Monitor] = {}
+    last = len(layers) - 1
+    total = n * steps + last + lag
+    # Chunks of steps between which the host drains the recorders (Lava's Var.get sends arrays
+    # element by element: minutes for a large layer); biases change only between samples.
+    chunk = steps if info.input_neuron else min(total, max(steps, 256))
+    recorders: dict[tuple[int, str], Extractor | VarWire] = {}
     for k, layer in enumerate(layers):
+        if record_all or k == last:
+            recorders[k, "s"] = Extractor(shape=layer.out.shape, buffer_size=chunk)
+            layer.out.connect(recorders[k, "s"].in_port)
         for var in ("u", "v"):
-            wanted = record_states or (var == "v" and k == len(layers) - 1 and info.voltage_readout)
-            if wanted:
-                probes[k, var] = Monitor()
-                probes[k, var].probe(getattr(layer.neuron, var), total)
+            if record_states or (var == "v" and k == last and info.voltage_readout):
+                recorders[k, var] = VarWire(buffer_size=chunk)
+                recorders[k, var].connect_var(getattr(layer.neuron, var))
+    traces: dict[tuple[int, str], list[np.ndarray]] = {key: [] for key in recorders}
+
+    def run_and_drain(count: int) -> None:
+        network.run(condition=RunSteps(num_steps=count), run_cfg=run_cfg)
+        for key, recorder in recorders.items():
+            traces[key].extend(recorder.receive() for _ in range(count))
 
     try:
         if info.input_neuron:
@@ -134,21 +150,14 @@ def run_lava(
             source.s_out.connect(network.inp)
         network.create_runtime(run_cfg=run_cfg)  # compile once, outside the timed run
         began = time.time()
-        if info.input_neuron:
-            for j in range(n):
-                if j:
-                    neuron.bias_mant.set(bias[j].reshape(neuron.bias_mant.shape))
-                network.run(condition=RunSteps(num_steps=steps), run_cfg=run_cfg)
-            if total > n * steps:
-                network.run(condition=RunSteps(num_steps=total - n * steps), run_cfg=run_cfg)
-        else:
-            network.run(condition=RunSteps(num_steps=total), run_cfg=run_cfg)
+        done = 0
+        while done < total:
+            if info.input_neuron and 0 < done < n * steps:
+                neuron.bias_mant.set(bias[done // steps].reshape(neuron.bias_mant.shape))
+            count = min(chunk, total - done)
+            run_and_drain(count)
+            done += count
         seconds = time.time() - began
-        buffers = [_from_lava(s.data.get()) for s in sinks]
-        states = {}
-        for key, monitor in probes.items():
-            probed = next(iter(next(iter(monitor.get_data().values())).values()))  # (steps, ...)
-            states[key] = _from_lava(np.moveaxis(probed, 0, -1))
     except LoihiSnnError:
         raise
     except Exception as err:
@@ -158,6 +167,11 @@ def run_lava(
     finally:
         with contextlib.suppress(Exception):
             network.stop()
+        for recorder in recorders.values():
+            if isinstance(recorder, VarWire):  # it runs its own message infrastructure
+                with contextlib.suppress(Exception):
+                    recorder._multi_processing.stop()
+    buffers = {key: _from_lava(np.stack(trace, -1)) for key, trace in traces.items()}
 
     def windows(k: int, buf: np.ndarray) -> np.ndarray:
         """Cut layer k's buffer (neurons, steps) into its per-sample windows (n, neurons, T)."""
@@ -165,15 +179,14 @@ def run_lava(
             [buf[:, j * steps + k + lag : j * steps + k + lag + steps] for j in range(n)]
         )
 
-    first = len(layers) - len(buffers)
-    spikes = [windows(k, buf).astype(np.int8) for k, buf in enumerate(buffers, start=first)]
-    last = len(layers) - 1
+    spikes = [windows(k, buffers[k, "s"]).astype(np.int8) for k in range(len(layers))
+              if (k, "s") in buffers]  # fmt: skip
     if info.voltage_readout:
-        readout = windows(last, states[last, "v"])[:, :, -1].astype(np.int64)
+        readout = windows(last, buffers[last, "v"])[:, :, -1].astype(np.int64)
     else:
         readout = spikes[-1].sum(-1).astype(np.int64)
     u = v = None
     if record_states:
-        u = [windows(k, states[k, "u"]).astype(np.int64) for k in range(len(layers))]
-        v = [windows(k, states[k, "v"]).astype(np.int64) for k in range(len(layers))]
+        u = [windows(k, buffers[k, "u"]).astype(np.int64) for k in range(len(layers))]
+        v = [windows(k, buffers[k, "v"]).astype(np.int64) for k in range(len(layers))]
     return SimResult(spikes, readout, info.voltage_readout, seconds, u, v)

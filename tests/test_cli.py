@@ -127,25 +127,43 @@ def test_a_python_that_is_not_310(repo):
     assert "needs Python 3.10" in direct.stderr
 
 
+def _lava_children() -> list[str]:
+    ps = subprocess.run(
+        ["ps", "-o", "args=", "--ppid", str(os.getpid())], capture_output=True, text=True
+    ).stdout.splitlines()
+    # multiprocessing's resource tracker lives as long as this process; anything else is Lava's
+    return [p for p in ps if "resource_tracker" not in p and not p.startswith("ps ")]
+
+
+def test_a_run_that_streams_states_leaves_no_process(digits_run):
+    import time
+
+    from loihi_snn.evaluation import test_inputs
+    from loihi_snn.lava_run import run_lava
+    from loihi_snn.netfile import read_netfile
+
+    info = read_netfile(digits_run / "model.net")
+    result = run_lava(info, test_inputs(info, 2).x, record_states=True)
+    assert result.u is not None and result.u[0].any()
+    time.sleep(1)
+    assert _lava_children() == []
+
+
 def test_a_failure_inside_a_lava_run_stops_its_processes(digits_run, monkeypatch):
     """An error while Lava's runtime processes are up becomes one LoihiSnnError, and the runtime
     is stopped: no child process of this test remains."""
     import time
 
-    import loihi_snn.lava_run as lava_run
+    from lava.proc.io.extractor import Extractor
+
     from loihi_snn.errors import LoihiSnnError
     from loihi_snn.evaluation import simulate
 
-    def broken(buf):
-        raise RuntimeError("simulated failure while reading the sinks")
+    def broken(self):
+        raise RuntimeError("simulated failure while reading the recorders")
 
-    monkeypatch.setattr(lava_run, "_from_lava", broken)
+    monkeypatch.setattr(Extractor, "receive", broken)
     with pytest.raises(LoihiSnnError, match="simulated failure"):
         simulate(digits_run / "model.net", n=4)
     time.sleep(1)
-    ps = subprocess.run(
-        ["ps", "-o", "args=", "--ppid", str(os.getpid())], capture_output=True, text=True
-    ).stdout.splitlines()
-    # multiprocessing's resource tracker lives as long as this process; anything else is Lava's
-    left = [p for p in ps if "resource_tracker" not in p and not p.startswith("ps ")]
-    assert left == [], f"Lava runtime processes are still running: {left}"
+    assert _lava_children() == [], "Lava runtime processes are still running"

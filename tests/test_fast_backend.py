@@ -60,6 +60,14 @@ def test_pilotnet_lif_against_its_golden_traces(netx_assets):
     assert checked > 100_000
 
 
+def test_pilotnet_lif_states_match_lava(netx_assets):
+    folder = netx_assets / "gts" / "pilotnet_lif"
+    image = np.load(folder / "image.npy").transpose(2, 1, 0)[None]
+    fast = run_fast(folder / "network.net", image, 16, record_states=True)
+    lava = run_lava(folder / "network.net", image, 16, record_states=True)
+    _assert_same(fast, lava)
+
+
 def _stress_file(path) -> None:
     """Graded 8-bit input, all three weight sign modes, odd weights (netx packs them with
     truncation), slow current decay that wraps u at 24 bits, no voltage leak with a threshold out of
