@@ -41,20 +41,18 @@ def lif_update(u: int, v: int, a: int, cu: int, cv: int, bias: int, vth: int) ->
 
     u, v: current and voltage; a: synaptic input (an int32 on the wire); cu = 4096 - (du + 1) and
     cv = 4096 - dv: 12-bit decay complements; bias: ``bias_mant << bias_exp``; vth: threshold
-    mantissa, compared as ``v > vth << 6``. Returns (u, v after reset, spike 0/1).
+    mantissa, compared as ``v > vth << 6``. Returns (u, v after reset, spike 0/1). Branch-free,
+    so that numba vectorises the loops that call it.
     """
     u = wrap_int32(
         wrap_int32(rshift0(u * cu, DECAY_SHIFT)) + wrap_int32(wrap_int32(a) << ACT_SHIFT)
     )
-    if u > MAX_UV:  # a single wrap, as in Lava (L160-168)
-        u -= 2 * MAX_UV
-    elif u <= -MAX_UV:
-        u += 2 * MAX_UV
+    # a single wrap, as in Lava (L160-168): u > 2^23 loses 2^24, u <= -2^23 gains 2^24
+    u = u - 2 * MAX_UV * (u > MAX_UV) + 2 * MAX_UV * (u <= -MAX_UV)
     v = wrap_int32(wrap_int32(rshift0(v * cv, DECAY_SHIFT)) + u + bias)
     v = min(max(v, -(MAX_UV - 1)), MAX_UV - 1)
-    if v > (vth << ACT_SHIFT):
-        return u, 0, 1
-    return u, v, 0
+    spike = np.int64(v > (vth << ACT_SHIFT))
+    return u, v * (1 - spike), spike
 
 
 @njit(inline="always")
