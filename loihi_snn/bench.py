@@ -78,9 +78,16 @@ def cases(quick: bool) -> list[Case]:
     mnist_x, _ = _mnist_inputs(256 * scale)
     found = [
         Case("mnist.net", NETX_ASSETS / "mnist.net", mnist_x, 16, 32, 256 * scale, 256),
-        Case("pilotnet_lif", NETX_ASSETS / "gts" / "pilotnet_lif" / "network.net",
-             _pilotnet_inputs(16 * scale), 16, 4 if quick else 8, 16 * scale, 16),
-    ]  # fmt: skip
+        Case(
+            "pilotnet_lif",
+            NETX_ASSETS / "gts" / "pilotnet_lif" / "network.net",
+            _pilotnet_inputs(16 * scale),
+            16,
+            4 if quick else 8,
+            16 * scale,
+            16,
+        ),
+    ]
     for name, run in (("digits_mlp", RUNS / "bench-digits"), ("fmnist_cnn", RUNS / "fmnist_cnn")):
         case = _project_case(name, run, 32 if quick else 100, 1000 * scale)
         if case is not None:
@@ -121,9 +128,23 @@ def _run_worker(backend: str, case: Case, n: int, check: int, states: bool, fold
     inputs = folder / f"{case.name}-{backend}-in.npy"
     out = folder / f"{case.name}-{backend}-out.npz"
     np.save(inputs, case.inputs[:n])
-    command = [sys.executable, "-m", "loihi_snn.bench", "--worker", backend, "--net", str(case.net),
-               "--inputs", str(inputs), "--out", str(out), "--batch", str(case.batch),
-               "--check", str(check)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "loihi_snn.bench",
+        "--worker",
+        backend,
+        "--net",
+        str(case.net),
+        "--inputs",
+        str(inputs),
+        "--out",
+        str(out),
+        "--batch",
+        str(case.batch),
+        "--check",
+        str(check),
+    ]
     if case.steps:
         command += ["--steps", str(case.steps)]
     if states:
@@ -160,10 +181,14 @@ def main(argv: list[str] | None = None) -> int:
         _worker(args)
         return 0
     _, source = _mnist_inputs(1)
-    print(f"inputs: mnist.net <- {source}; pilotnet_lif <- its frame shifted; project models <- "
-          f"their test sets")  # fmt: skip
-    header = (f"{'network':13} {'Lava n':>6} {'Lava /s':>9} {'fast n':>7} {'batch':>5} "
-              f"{'fast /s':>9} {'ratio':>7} {'Lava MB':>8} {'fast MB':>8}  mismatches")  # fmt: skip
+    print(
+        f"inputs: mnist.net <- {source}; pilotnet_lif <- its frame shifted; project models <- "
+        f"their test sets"
+    )
+    header = (
+        f"{'network':13} {'Lava n':>6} {'Lava /s':>9} {'fast n':>7} {'batch':>5} "
+        f"{'fast /s':>9} {'ratio':>7} {'Lava MB':>8} {'fast MB':>8}  mismatches"
+    )
     print(header)
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
@@ -176,10 +201,12 @@ def main(argv: list[str] | None = None) -> int:
             wrong = _mismatches(lava["arrays"], fast["arrays"], check)
             failed |= any(wrong.values())
             shown = ", ".join(f"{k} {v}" for k, v in sorted(wrong.items()) if k != "readout")
-            print(f"{case.name:13} {case.lava_samples:>6} {lava_rate:>9.1f} {case.fast_samples:>7} "
-                  f"{case.batch:>5} {fast_rate:>9.1f} {fast_rate / lava_rate:>6.0f}x "
-                  f"{lava['maxrss_kb'] / 1024:>8.0f} {fast['maxrss_kb'] / 1024:>8.0f}  {shown}",
-                  flush=True)  # fmt: skip
+            print(
+                f"{case.name:13} {case.lava_samples:>6} {lava_rate:>9.1f} {case.fast_samples:>7} "
+                f"{case.batch:>5} {fast_rate:>9.1f} {fast_rate / lava_rate:>6.0f}x "
+                f"{lava['maxrss_kb'] / 1024:>8.0f} {fast['maxrss_kb'] / 1024:>8.0f}  {shown}",
+                flush=True,
+            )
     return 1 if failed else 0
 
 

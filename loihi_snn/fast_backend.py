@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import h5py
@@ -24,7 +25,7 @@ from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_w
 
 from .errors import LoihiSnnError
 from .fixed_point import lif_run
-from .netfile import NetFile, read_netfile
+from .netfile import ConvGeometry, NetFile, conv_geometry, prepare_run
 from .result import SimResult
 
 FLOAT32_EXACT = 1 << 24  # every integer of magnitude below this is exact in float32
@@ -43,27 +44,17 @@ class FastLayer:
     bias: np.ndarray  # bias_mant << 6 per neuron (flattened C, H, W), int64
     weight: torch.Tensor | None = None  # dense (out, in) / conv (out, in/groups, kH, kW), float
     weight_exp: int = 0
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (1, 1)
-    dilation: tuple[int, int] = (1, 1)
-    groups: int = 1
+    geometry: ConvGeometry | None = None  # conv only
 
     @property
     def neurons(self) -> int:
         return int(np.prod(self.shape))
 
-    @property
+    @cached_property
     def fan_in_bound(self) -> float:
-        """Largest sum of |weights| into one neuron."""
+        """Largest sum of |weights| into one neuron (computed once, used every batch)."""
         w = self.weight.abs()
         return float(w.sum(dim=tuple(range(1, w.ndim))).max())
-
-
-def _pair(group: h5py.Group, key: str, default: int) -> tuple[int, int]:
-    if key not in group:
-        return (default, default)
-    value = np.asarray(group[key][()]).reshape(-1)
-    return (int(value[0]), int(value[-1]))
 
 
 def _neuron(group: h5py.Group, kind: str) -> tuple[int, int, int]:
@@ -131,12 +122,7 @@ def load_layers(info: NetFile) -> list[FastLayer]:
             elif meta.type == "conv":
                 w = np.asarray(g["weight"][()])
                 layer.weight = torch.from_numpy(w.reshape(w.shape[:4]).astype(np.float64))
-                layer.stride = _pair(g, "stride", 1)
-                layer.padding = _pair(g, "padding", 0)
-                layer.dilation = _pair(g, "dilation", 1)
-                layer.groups = (
-                    int(np.asarray(g["groups"][()]).reshape(-1)[0]) if "groups" in g else 1
-                )
+                layer.geometry = conv_geometry(g)
             layers.append(layer)
     return layers
 
@@ -152,13 +138,9 @@ def _synaptic_sums(layer: FastLayer, x: torch.Tensor, in_shape: tuple[int, ...])
     else:  # channels-last convolutions are the fast ones on CPU (oneDNN)
         xs = x.reshape(n * steps, *in_shape).contiguous(memory_format=torch.channels_last)
         w = w.contiguous(memory_format=torch.channels_last)
+        geo = layer.geometry
         acc = F.conv2d(
-            xs,
-            w,
-            stride=layer.stride,
-            padding=layer.padding,
-            dilation=layer.dilation,
-            groups=layer.groups,
+            xs, w, stride=geo.stride, padding=geo.padding, dilation=geo.dilation, groups=geo.groups
         ).contiguous()
     return acc.reshape(n, steps, -1).numpy()
 
@@ -166,11 +148,10 @@ def _synaptic_sums(layer: FastLayer, x: torch.Tensor, in_shape: tuple[int, ...])
 def _simulate_batch(
     layers: list[FastLayer],
     inputs: torch.Tensor,
-    input_neuron: bool,
     in_shape: tuple[int, ...],
     steps: int,
     state_layers: set[int],
-) -> list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]]:
+) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
     """Traces (spikes, u, v), each (n, T, neurons), of every layer for one batch; u and v only for
     the layers in ``state_layers``."""
     n = inputs.shape[0]
@@ -212,10 +193,7 @@ def run_fast(
     Same inputs and same result layout as ``run_lava``: spikes, and with ``record_states`` the
     states u and v, of every neuron layer in its own window, and the class readout.
     """
-    info = net if isinstance(net, NetFile) else read_netfile(net)
-    steps = time_steps or info.time_steps
-    if not steps:
-        raise LoihiSnnError(f"{info.path} does not store its time steps: pass --steps")
+    info, steps = prepare_run(net, inputs, time_steps)
     layers = load_layers(info)
     began = time.time()
     keep = range(len(layers)) if record_all else [len(layers) - 1]
@@ -228,9 +206,7 @@ def run_fast(
         batch = torch.from_numpy(np.asarray(inputs[start : start + batch_size], dtype=np.int64))
         if not info.input_neuron:  # (n, ..., T) -> (n, T, ...)
             batch = batch.movedim(-1, 1)
-        traces = _simulate_batch(
-            layers, batch, info.input_neuron, info.input_shape, steps, state_layers
-        )
+        traces = _simulate_batch(layers, batch, info.input_shape, steps, state_layers)
         for k in keep:
             for slot, trace in enumerate(traces[k]):
                 if trace is not None:

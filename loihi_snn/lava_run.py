@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LoihiSnnError
-from .netfile import NetFile, read_netfile
+from .netfile import NetFile, prepare_run
 from .result import SimResult
 
 
@@ -81,19 +81,7 @@ def run_lava(
     (lava-dl's mnist.net, PilotNet), the input neurons' integer bias per sample (n, *shape).
     record_states adds every layer's u and v, streamed to the host every step.
     """
-    info = net if isinstance(net, NetFile) else read_netfile(net)
-    steps = time_steps or info.time_steps
-    if not steps:
-        raise LoihiSnnError(f"{info.path} does not store its time steps: pass --steps")
-    expected = info.input_shape
-    sample_shape = inputs.shape[1:] if info.input_neuron else inputs.shape[1:-1]
-    if tuple(sample_shape) != tuple(expected) and int(np.prod(sample_shape)) != int(
-        np.prod(expected)
-    ):
-        raise LoihiSnnError(
-            f"input samples have shape {tuple(sample_shape)} but {info.path.name} expects "
-            f"{expected}"
-        )
+    info, steps = prepare_run(net, inputs, time_steps)
     run_cfg = _run_config(hardware)
 
     from lava.lib.dl import netx
@@ -179,8 +167,11 @@ def run_lava(
             [buf[:, j * steps + k + lag : j * steps + k + lag + steps] for j in range(n)]
         )
 
-    spikes = [windows(k, buffers[k, "s"]).astype(np.int8) for k in range(len(layers))
-              if (k, "s") in buffers]  # fmt: skip
+    spikes = [
+        windows(k, buffers[k, "s"]).astype(np.int8)
+        for k in range(len(layers))
+        if (k, "s") in buffers
+    ]
     if info.voltage_readout:
         readout = windows(last, buffers[last, "v"])[:, :, -1].astype(np.int64)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,31 @@ def _scalar(ds: h5py.Dataset) -> float:
     return float(np.asarray(ds[()]).reshape(-1)[0])
 
 
+def _pair(group: h5py.Group, key: str, default: int) -> tuple[int, int]:
+    if key not in group:
+        return (default, default)
+    value = np.asarray(group[key][()]).reshape(-1)
+    return (int(value[0]), int(value[-1]))
+
+
+@dataclass
+class ConvGeometry:
+    """A conv layer's geometry as stored in the file, in (H, W) order (torch's order)."""
+
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+
+
+def conv_geometry(group: h5py.Group) -> ConvGeometry:
+    """Read /layer/<i> conv geometry with netx's defaults (stride 1, padding 0, dilation 1)."""
+    groups = int(_scalar(group["groups"])) if "groups" in group else 1
+    return ConvGeometry(
+        _pair(group, "stride", 1), _pair(group, "padding", 0), _pair(group, "dilation", 1), groups
+    )
+
+
 def _check_weights(path: Path, index: int, kind: str, weight: np.ndarray) -> None:
     """Loihi's synapses hold 8-bit integer weight mantissas (netx stores them as float32)."""
     if weight.size == 0:
@@ -79,6 +105,29 @@ def _check_weights(path: Path, index: int, kind: str, weight: np.ndarray) -> Non
             f"8-bit "
             f"range [-256, 255]: quantise (slayer's quantize_8bit) before exporting"
         )
+
+
+def prepare_run(
+    net: str | Path | NetFile, inputs: np.ndarray, time_steps: int | None
+) -> tuple[NetFile, int]:
+    """The validated file and the time steps per sample for a run of ``inputs`` (shared by the
+    backends): for a file whose first synapse takes the input, (n, *input_shape, T) with T the
+    steps; for a file with input neurons, their bias per sample (n, *input_shape)."""
+    info = net if isinstance(net, NetFile) else read_netfile(net)
+    steps = time_steps or info.time_steps
+    if not steps:
+        raise LoihiSnnError(f"{info.path} does not store its time steps: pass --steps")
+    sample_shape = inputs.shape[1:] if info.input_neuron else inputs.shape[1:-1]
+    if tuple(sample_shape) != tuple(info.input_shape) and math.prod(sample_shape) != math.prod(
+        info.input_shape
+    ):
+        raise LoihiSnnError(
+            f"input samples have shape {tuple(sample_shape)} but {info.path.name} expects "
+            f"{info.input_shape}"
+        )
+    if not info.input_neuron and inputs.shape[-1] != steps:
+        raise LoihiSnnError(f"inputs have {inputs.shape[-1]} time steps, the file {steps}")
+    return info, steps
 
 
 def read_netfile(path: str | Path) -> NetFile:

@@ -149,3 +149,14 @@ def test_batching_does_not_change_results(digits_run, batch_size):
     batched = run_fast(digits_run / "model.net", x, batch_size=batch_size)
     for a, b in zip(reference.spikes, batched.spikes, strict=True):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("backend", ["fast", "lava"])
+def test_both_backends_refuse_inputs_that_do_not_fit(digits_run, backend):
+    from loihi_snn.errors import LoihiSnnError
+
+    run = run_fast if backend == "fast" else run_lava
+    with pytest.raises(LoihiSnnError, match="expects"):
+        run(digits_run / "model.net", np.zeros((2, 1, 7, 7, 16), np.int32))
+    with pytest.raises(LoihiSnnError, match="time steps"):
+        run(digits_run / "model.net", np.zeros((2, 1, 8, 8, 5), np.int32))

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from ..errors import LoihiSnnError
-from ..netfile import NetFile
+from ..netfile import NetFile, conv_geometry
 
 
 @dataclass
@@ -130,13 +130,6 @@ def conv_fanout(
     return np.einsum("cab,ay,bx->cyx", per_tap, rows, cols)
 
 
-def _pair(group: h5py.Group, key: str, default: int) -> tuple[int, int]:
-    if key not in group:
-        return (default, default)
-    value = np.asarray(group[key][()]).reshape(-1)
-    return (int(value[0]), int(value[-1]))
-
-
 def _scalar(group: h5py.Group, key: str, default: int) -> int:
     return int(np.asarray(group[key][()]).reshape(-1)[0]) if key in group else default
 
@@ -181,16 +174,17 @@ def read_synapses(info: NetFile) -> list[Synapse]:
                     )
                 weight = np.asarray(g["weight"][()])
                 weight = weight.reshape(weight.shape[:4])
+                geo = conv_geometry(g)
                 syn = Synapse(
                     index,
                     "conv",
                     prev,
                     shape,
                     weight,
-                    _pair(g, "stride", 1),
-                    _pair(g, "padding", 0),
-                    _pair(g, "dilation", 1),
-                    _scalar(g, "groups", 1),
+                    geo.stride,
+                    geo.padding,
+                    geo.dilation,
+                    geo.groups,
                     graded,
                 )
                 _check_conv(info, syn)

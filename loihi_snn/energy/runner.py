@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import LoihiSnnError
 from ..evaluation import run_backend
-from ..netfile import NetFile, read_netfile
+from ..netfile import NetFile, prepare_run
 from .counting import NetworkCounts, count_network
 from .geometry import read_synapses
 
@@ -40,10 +39,7 @@ def measure(
 ) -> NetworkCounts:
     """Run ``inputs`` through the file with ``backend``, recording the spikes and the neuron
     states u, v of every layer (``record_states=True``), and count."""
-    info = read_netfile(path)
-    steps = time_steps or info.time_steps
-    if not info.input_neuron and steps and inputs.shape[-1] != steps:
-        raise LoihiSnnError(f"inputs have {inputs.shape[-1]} time steps, the file {steps}")
+    info, _ = prepare_run(path, inputs, time_steps)  # checks shapes and time steps first
     synapses = read_synapses(info)
     result = run_backend(backend, info, inputs, time_steps, record_all=True, record_states=True)
     return count_network(info, synapses, inputs, result, op_model, graded_input, backend)
