@@ -60,11 +60,14 @@ def dendrite(acc: float, kind: int, exponent: int) -> int:
     """Finish a synapse's accumulated integer sum (held exactly in a float) as Lava does.
 
     kind 1, Dense (dense/models.py L96-107): the weight exponent as ``<<`` or an arithmetic (floor)
-    ``>>``. kind 2, Conv (conv/utils.py signed_clamp): a 24-bit wrap. kind 0: no synapse (0).
+    ``>>``. kind 2, Conv (conv/utils.py signed_clamp): a 24-bit wrap. kind 3: an input already
+    finished per synapse and summed (several projections into one population). kind 0: no synapse.
     """
     if kind == 0:
         return 0
     x = np.int64(acc)
+    if kind == 3:
+        return x
     if kind == 1:
         return x << exponent if exponent > 0 else x >> -exponent
     return ((x + MAX_UV) & ((1 << 24) - 1)) - MAX_UV
