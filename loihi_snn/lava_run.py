@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,84 @@ def _from_lava(buf: np.ndarray) -> np.ndarray:
     return buf.reshape(-1, buf.shape[-1])
 
 
+def pad_steps(data: np.ndarray, delay: int, total: int) -> np.ndarray:
+    """A RingBuffer's data (*shape, steps) delayed by ``delay`` steps and padded with silence to
+    ``total`` steps."""
+    shape = data.shape[:-1]
+    return np.concatenate(
+        [np.zeros((*shape, delay), data.dtype), data,
+         np.zeros((*shape, total - delay - data.shape[-1]), data.dtype)],
+        -1,
+    )
+
+
+def cut_windows(buf: np.ndarray, n: int, steps: int, start: int) -> np.ndarray:
+    """Cut a layer's buffer (neurons, steps) into per-sample windows (n, neurons, T), sample j's
+    window starting at global step j * T + start."""
+    return np.stack([buf[:, j * steps + start : j * steps + start + steps] for j in range(n)])
+
+
+def stream(
+    process,
+    outputs: dict,
+    states: dict,
+    total: int,
+    chunk: int,
+    run_cfg,
+    what: str,
+    before_chunk: Callable[[int], None] | None = None,
+) -> tuple[dict, dict, float]:
+    """Run the network that ``process`` belongs to for ``total`` steps in chunks, recording the
+    OutPorts ``outputs`` (spikes) and the Vars ``states`` every step, and stop it whatever happens.
+
+    Lava's ``Var.get`` sends arrays element by element (minutes for a large layer), so spikes are
+    streamed by Extractors and states by VarWires and drained after each chunk; ``before_chunk``
+    (steps done so far) may set Vars between chunks. Returns the buffers per key, each
+    (neurons in C, H, W order, total), and the seconds of the run (compilation excluded).
+    """
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.proc.io.extractor import Extractor, VarWire
+
+    recorders: dict = {}
+    for key, port in outputs.items():
+        recorders[key] = Extractor(shape=port.shape, buffer_size=chunk)
+        port.connect(recorders[key].in_port)
+    for key, var in states.items():
+        recorders[key] = VarWire(buffer_size=chunk)
+        recorders[key].connect_var(var)
+    traces: dict = {key: [] for key in recorders}
+    try:
+        process.create_runtime(run_cfg=run_cfg)  # compile once, outside the timed run
+        began = time.time()
+        done = 0
+        while done < total:
+            if before_chunk is not None:
+                before_chunk(done)
+            count = min(chunk, total - done)
+            process.run(condition=RunSteps(num_steps=count), run_cfg=run_cfg)
+            for key, recorder in recorders.items():
+                traces[key].extend(recorder.receive() for _ in range(count))
+            done += count
+        seconds = time.time() - began
+    except LoihiSnnError:
+        raise
+    except Exception as err:
+        raise LoihiSnnError(f"{what} failed: {type(err).__name__}: {err}") from None
+    finally:
+        with contextlib.suppress(Exception):
+            process.stop()
+        for recorder in recorders.values():
+            if isinstance(recorder, VarWire):  # it runs its own message infrastructure
+                with contextlib.suppress(Exception):
+                    recorder._multi_processing.stop()
+    buffers = {key: _from_lava(np.stack(trace, -1)) for key, trace in traces.items()}
+    return (
+        {key: buffers[key] for key in outputs},
+        {key: buffers[key] for key in states},
+        seconds,
+    )
+
+
 def run_lava(
     net: str | Path | NetFile,
     inputs: np.ndarray,
@@ -85,9 +164,7 @@ def run_lava(
     run_cfg = _run_config(hardware)
 
     from lava.lib.dl import netx
-    from lava.magma.core.run_conditions import RunSteps
     from lava.proc import io
-    from lava.proc.io.extractor import Extractor, VarWire
 
     n = len(inputs)
     lag = 0 if info.input_neuron else 1
@@ -103,69 +180,39 @@ def run_lava(
     layers = network.layers
     last = len(layers) - 1
     total = n * steps + last + lag
-    # Chunks of steps between which the host drains the recorders (Lava's Var.get sends arrays
-    # element by element: minutes for a large layer); biases change only between samples.
-    chunk = steps if info.input_neuron else min(total, max(steps, 256))
-    recorders: dict[tuple[int, str], Extractor | VarWire] = {}
-    for k, layer in enumerate(layers):
-        if record_all or k == last:
-            recorders[k, "s"] = Extractor(shape=layer.out.shape, buffer_size=chunk)
-            layer.out.connect(recorders[k, "s"].in_port)
-        for var in ("u", "v"):
-            if record_states or (var == "v" and k == last and info.voltage_readout):
-                recorders[k, var] = VarWire(buffer_size=chunk)
-                recorders[k, var].connect_var(getattr(layer.neuron, var))
-    traces: dict[tuple[int, str], list[np.ndarray]] = {key: [] for key in recorders}
+    outputs = {k: layer.out for k, layer in enumerate(layers) if record_all or k == last}
+    states = {
+        (k, var): getattr(layer.neuron, var)
+        for k, layer in enumerate(layers)
+        for var in ("u", "v")
+        if record_states or (var == "v" and k == last and info.voltage_readout)
+    }
+    if info.input_neuron:
+        bias = _to_lava(inputs.astype(np.int32))
+        neuron = network.in_layer.neuron
+        neuron.bias_mant.init = bias[0].reshape(neuron.bias_mant.shape)
 
-    def run_and_drain(count: int) -> None:
-        network.run(condition=RunSteps(num_steps=count), run_cfg=run_cfg)
-        for key, recorder in recorders.items():
-            traces[key].extend(recorder.receive() for _ in range(count))
-
-    try:
-        if info.input_neuron:
-            bias = _to_lava(inputs.astype(np.int32))
-            neuron = network.in_layer.neuron
-            neuron.bias_mant.init = bias[0].reshape(neuron.bias_mant.shape)
-        else:
-            data = inputs.astype(np.int32)
-            data = _to_lava(data) if len(network.inp.shape) == 3 else data.reshape(n, -1, steps)
-            data = np.moveaxis(data, 0, -2).reshape(*network.inp.shape, n * steps)
-            data = np.concatenate(
-                [data, np.zeros((*data.shape[:-1], total - n * steps), np.int32)], -1
-            )
-            source = io.source.RingBuffer(data=data)
-            source.s_out.connect(network.inp)
-        network.create_runtime(run_cfg=run_cfg)  # compile once, outside the timed run
-        began = time.time()
-        done = 0
-        while done < total:
-            if info.input_neuron and 0 < done < n * steps:
+        def next_sample(done: int) -> None:
+            if 0 < done < n * steps:
                 neuron.bias_mant.set(bias[done // steps].reshape(neuron.bias_mant.shape))
-            count = min(chunk, total - done)
-            run_and_drain(count)
-            done += count
-        seconds = time.time() - began
-    except LoihiSnnError:
-        raise
-    except Exception as err:
-        raise LoihiSnnError(
-            f"Lava run of {info.path.name} failed: {type(err).__name__}: {err}"
-        ) from None
-    finally:
-        with contextlib.suppress(Exception):
-            network.stop()
-        for recorder in recorders.values():
-            if isinstance(recorder, VarWire):  # it runs its own message infrastructure
-                with contextlib.suppress(Exception):
-                    recorder._multi_processing.stop()
-    buffers = {key: _from_lava(np.stack(trace, -1)) for key, trace in traces.items()}
+
+    else:
+        data = inputs.astype(np.int32)
+        data = _to_lava(data) if len(network.inp.shape) == 3 else data.reshape(n, -1, steps)
+        data = np.moveaxis(data, 0, -2).reshape(*network.inp.shape, n * steps)
+        source = io.source.RingBuffer(data=pad_steps(data, 0, total))
+        source.s_out.connect(network.inp)
+        next_sample = None
+    # biases change only between samples: then the host drains the recorders every sample
+    chunk = steps if info.input_neuron else min(total, max(steps, 256))
+    spikes_buf, state_buf, seconds = stream(
+        network, outputs, states, total, chunk, run_cfg, f"Lava run of {info.path.name}",
+        next_sample,
+    )
+    buffers = {(k, "s"): buf for k, buf in spikes_buf.items()} | state_buf
 
     def windows(k: int, buf: np.ndarray) -> np.ndarray:
-        """Cut layer k's buffer (neurons, steps) into its per-sample windows (n, neurons, T)."""
-        return np.stack(
-            [buf[:, j * steps + k + lag : j * steps + k + lag + steps] for j in range(n)]
-        )
+        return cut_windows(buf, n, steps, k + lag)
 
     spikes = [
         windows(k, buffers[k, "s"]).astype(np.int8)
