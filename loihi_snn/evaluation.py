@@ -11,7 +11,8 @@ import torch
 
 from .data import load_dataset
 from .errors import LoihiSnnError
-from .netfile import NetFile, read_netfile
+from .graph import Graph
+from .netfile import NetFile, read_network
 from .result import SimResult
 from .train import Trained, encode_split, load_checkpoint, predict
 
@@ -20,7 +21,7 @@ BACKENDS = ("lava", "fast")
 
 def run_backend(
     backend: str,
-    info: NetFile,
+    info: NetFile | Graph,
     inputs: np.ndarray,
     steps: int | None = None,
     record_all: bool = True,
@@ -29,14 +30,22 @@ def run_backend(
 ) -> SimResult:
     """Run ``inputs`` through the file with ``lava`` (Lava fixed_pt, or Loihi 2 with ``hardware``)
     or ``fast`` (the batched bit-exact re-implementation); both return the same SimResult."""
+    if backend == "fast" and hardware:
+        raise LoihiSnnError("--hardware runs on Loihi 2 through Lava: use --backend lava")
+    if backend not in BACKENDS:
+        raise LoihiSnnError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
+    if isinstance(info, Graph):
+        from .fast_graph import check_inputs, run_graph_fast
+        from .lava_graph import run_lava_graph
+
+        if backend == "fast":
+            return run_graph_fast(info, inputs, steps, record_all, record_states)
+        steps = check_inputs(info, inputs, steps)
+        return run_lava_graph(info, inputs, steps, record_all, hardware, record_states)
     if backend == "fast":
-        if hardware:
-            raise LoihiSnnError("--hardware runs on Loihi 2 through Lava: use --backend lava")
         from .fast_backend import run_fast
 
         return run_fast(info, inputs, steps, record_all=record_all, record_states=record_states)
-    if backend != "lava":
-        raise LoihiSnnError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
     from .lava_run import run_lava
 
     return run_lava(
@@ -73,7 +82,9 @@ class LayerCheck:
     mismatches: int
 
 
-def trained_model(info: NetFile, checkpoint: str | Path | None, data_dir: str | None) -> Trained:
+def trained_model(
+    info: NetFile | Graph, checkpoint: str | Path | None, data_dir: str | None
+) -> Trained:
     """The checkpoint a loihi_snn file was exported from (or the one given)."""
     if info.meta is None:
         raise LoihiSnnError(
@@ -106,7 +117,7 @@ def _test_inputs(trained: Trained, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _foreign_inputs(
-    info: NetFile,
+    info: NetFile | Graph,
     dataset: str | None,
     data_dir: str | None,
     n: int,
@@ -146,7 +157,7 @@ def _foreign_inputs(
 
 
 def test_inputs(
-    info: NetFile,
+    info: NetFile | Graph,
     n: int,
     dataset: str | None = None,
     data_dir: str | None = None,
@@ -182,7 +193,7 @@ def simulate(
     backend: str = "lava",
 ) -> SimReport:
     """Run ``n`` test samples through the file; accuracy and agreement with the trained model."""
-    info = read_netfile(path)
+    info = read_network(path)
     notes = []
     inputs = test_inputs(info, n, dataset, data_dir, input_npy, labels_npy, checkpoint)
     x, labels = inputs.x, inputs.labels
@@ -213,7 +224,7 @@ def verify(
 ) -> list[LayerCheck]:
     """Compare the trained model in eval mode with a backend (Lava fixed_pt by default) spike for
     spike, layer by layer, on the first ``n`` test samples."""
-    info = read_netfile(path)
+    info = read_network(path)
     trained = trained_model(info, checkpoint, data_dir)
     x, _ = _test_inputs(trained, n)
     trained.model.eval()
@@ -228,7 +239,7 @@ def verify(
             f"{info.path.name} does not belong to this checkpoint: file layers "
             f"{[s.shape[1] for s in sim]} vs model layers {[s.shape[1] for s in model_spikes]}"
         )
-    kinds = [layer.type for layer in info.spiking_layers]
+    kinds = info.layer_kinds
     return [
         LayerCheck(i, kinds[i], a.shape[1], int(a.sum()), int(b.sum()), int((a != b).sum()))
         for i, (a, b) in enumerate(zip(model_spikes, sim, strict=True))

@@ -43,8 +43,12 @@ class _Synapse:
             self.weight, self.exponent = _dense_weight(p.weight)
         else:
             self.weight, self.exponent = torch.from_numpy(p.weight.astype(np.float64)), 0
-            self.conv = {"stride": p.stride, "padding": p.padding, "dilation": p.dilation,
-                         "groups": p.groups}
+            self.conv = {
+                "stride": p.stride,
+                "padding": p.padding,
+                "dilation": p.dilation,
+                "groups": p.groups,
+            }
         w = self.weight.abs()
         self.fan_in_bound = float(w.sum(dim=tuple(range(1, w.ndim))).max())
 

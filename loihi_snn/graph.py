@@ -144,6 +144,15 @@ class Graph:
     def input_shape(self) -> tuple[int, ...]:
         return self.layers[0].shape
 
+    # what the commands ask of any network file (see netfile.NetFile)
+    input_neuron = False  # the input goes into the first synapses
+    voltage_readout = False  # the classes are the output spike counts
+
+    @property
+    def layer_kinds(self) -> list[str]:
+        """Each population named by the projections that feed it, e.g. 'conv+identity'."""
+        return ["+".join(p.kind for p in self.layers[i].inputs) for i in self.populations]
+
     def resolved(self, projection: Projection) -> list[tuple[int, Projection]]:
         """A projection as projections from populations or the input only: one reading a concat
         is split into one per concatenated source, each with its slice of the weights."""
@@ -255,13 +264,24 @@ def _topological(edges: dict[int, list[int]], count: int, origin: str) -> list[i
             if pending[nxt] == 0:
                 heapq.heappush(ready, nxt)
     if len(order) < count:
-        stuck = sorted(set(range(count)) - set(order))
+        cycle = _cycle(edges, sorted(set(range(count)) - set(order)))
         raise LoihiSnnError(
-            f"{origin}: layers {', '.join(map(str, stuck))} form a cycle without delay "
-            f"(every projection is zero-latency; recurrent connections are not part of format "
-            f"{GRAPH_FORMAT}), starting at layer {stuck[0]}"
+            f"{origin}: a cycle without delay through layers {' -> '.join(map(str, cycle))} "
+            f"(layer {cycle[0]} reads layer {cycle[1]}, ...); every projection is zero-latency "
+            f"and recurrent connections are not part of format {GRAPH_FORMAT}"
         )
     return order
+
+
+def _cycle(edges: dict[int, list[int]], stuck: list[int]) -> list[int]:
+    """One cycle among the layers Kahn's order could not place, as consumer -> source steps
+    (every stuck layer reads at least one stuck layer, so walking sources must repeat)."""
+    blocked = set(stuck)
+    path, node = [], stuck[0]
+    while node not in path:
+        path.append(node)
+        node = next(ref for ref in edges[node] if ref in blocked)
+    return [*path[path.index(node) :], node]
 
 
 def _check_concat(graph: Graph, i: int, origin: str) -> None:
@@ -274,7 +294,9 @@ def _check_concat(graph: Graph, i: int, origin: str) -> None:
         )
     shape = (sum(s[0] for s in shapes), *shapes[0][1:])
     if tuple(layer.shape) != shape:
-        raise LoihiSnnError(f"{origin}: layer {i} (concat) has shape {layer.shape}, its sources {shape}")
+        raise LoihiSnnError(
+            f"{origin}: layer {i} (concat) has shape {layer.shape}, its sources {shape}"
+        )
 
 
 def _check_population(graph: Graph, i: int, origin: str) -> None:
@@ -391,7 +413,9 @@ def _read_layer(g: h5py.Group) -> Layer:
     if kind != "population":
         raise LoihiSnnError(f"{g.name}: unknown layer type '{kind}' in a format-2 file")
     n = g["neuron"]
-    neuron = Neuron(*(int(np.asarray(n[k][()]).reshape(-1)[0]) for k in ("iDecay", "vDecay", "vThMant")))
+    neuron = Neuron(
+        *(int(np.asarray(n[k][()]).reshape(-1)[0]) for k in ("iDecay", "vDecay", "vThMant"))
+    )
     bias = np.asarray(g["bias"][()]).astype(np.int64).reshape(-1) if "bias" in g else None
     inputs = []
     ins = g["inputs"]
@@ -434,7 +458,9 @@ def read_graph(path: str | Path) -> Graph:
             layers = []
             for i in range(len(group)):
                 if str(i) not in group:
-                    raise LoihiSnnError(f"{path}: /layer/{i} is missing (layers are numbered 0..n-1)")
+                    raise LoihiSnnError(
+                        f"{path}: /layer/{i} is missing (layers are numbered 0..n-1)"
+                    )
                 layers.append(_read_layer(group[str(i)]))
             steps = int(np.asarray(f["simulation/tSample"][()]).reshape(-1)[0])
             meta = json.loads(f.attrs["loihi_snn"]) if "loihi_snn" in f.attrs else None

@@ -1,10 +1,10 @@
 """Running a graph file (format 2) in Lava: the process graph, with its time alignment.
 
-Every population is a Lava ``LIFReset`` (the neuron netx builds for CUBA layers) and every projection
-a Lava ``Dense`` (weights packed by netx's ``optimize_weight_bits``, as netx does) or ``Conv``
-(weights in Lava's x, y order, as netx passes them); pool and identity projections run as convs with
-the weight on the channel diagonal. All projections into a population connect to its ``a_in``,
-which adds them.
+Every population is a Lava ``LIFReset`` (the neuron netx builds for CUBA layers) and every
+projection a Lava ``Dense`` (weights packed by netx's ``optimize_weight_bits``, as netx does) or
+``Conv`` (weights in Lava's x, y order, as netx passes them); pool and identity projections run as
+convs with the weight on the channel diagonal. All projections into a population connect to its
+``a_in``, which adds them.
 
 Time alignment. The trained model is zero-latency (a population sees its sources at the same step);
 Lava adds one step per synaptic hop. A population at depth d (longest path from the input, in hops)
@@ -79,8 +79,8 @@ class _Builder:
     """Builds the Lava processes of a graph for ``n`` pipelined samples of ``steps`` steps."""
 
     def __init__(self, graph: Graph, inputs: np.ndarray, steps: int) -> None:
-        from lava.proc.lif.process import LIF, LIFReset
         from lava.proc.io.source import RingBuffer
+        from lava.proc.lif.process import LIF, LIFReset
 
         self.graph, self.steps = graph, steps
         self.n = len(inputs)

@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 
 from .errors import LoihiSnnError
+from .graph import GRAPH_FORMAT, Graph, file_format, read_graph
 
 # A readout layer whose threshold sits at the 24-bit voltage limit never spikes (netx's default
 # for a dense layer without neuron group is 1 << 17): the class is read from its voltage.
@@ -59,6 +60,11 @@ class NetFile:
     def voltage_readout(self) -> bool:
         vth = self.layers[-1].vth
         return vth is None or vth >= NON_SPIKING_VTH
+
+    @property
+    def layer_kinds(self) -> list[str]:
+        """What each recorded layer is, for reports."""
+        return [layer.type for layer in self.spiking_layers]
 
 
 def _scalar(ds: h5py.Dataset) -> float:
@@ -187,3 +193,11 @@ def _parse(path: Path, f: h5py.File) -> NetFile:
             f"(supported: {', '.join(STANDARD_TYPES)})"
         )
     return NetFile(path, layers, steps, meta)
+
+
+def read_network(path: str | Path) -> NetFile | Graph:
+    """Open a network file of either format: a sequential NetX file (format 1, and files from
+    elsewhere) as a NetFile, a graph file (format 2) as a Graph."""
+    if file_format(path) == GRAPH_FORMAT:
+        return read_graph(path)
+    return read_netfile(path)

@@ -47,8 +47,10 @@ class NeuronSpec:
 
 @dataclass
 class LayerSpec:
-    """One layer: ``dense`` (out), ``conv`` (out, kernel, stride, padding) or ``flatten``.
-    ``threshold`` overrides the neuron threshold of this layer."""
+    """One layer: ``dense`` (out), ``conv`` (out, kernel, stride, padding) or ``flatten``; in
+    residual networks also ``resblock`` (out, stride: an MS-ResNet block, see
+    :mod:`loihi_snn.resnet`) and ``avgpool`` (kernel; 0 = global). ``threshold`` overrides the
+    neuron threshold of this layer (of a resblock: its middle neurons)."""
 
     type: str
     out: int = 0
@@ -80,7 +82,8 @@ class Recipe:
     source: str = ""  # the TOML text the recipe was read from
 
 
-_LAYER_TYPES = ("dense", "conv", "flatten")
+GRAPH_LAYERS = ("resblock", "avgpool")  # layers that make the network a graph (format 2)
+_LAYER_TYPES = ("dense", "conv", "flatten", *GRAPH_LAYERS)
 _DATASETS = ("digits", "fmnist")
 _ENCODERS = ("direct", "rate")
 
@@ -169,7 +172,7 @@ def _check(recipe: Recipe, origin: str) -> None:
             raise LoihiSnnError(
                 f"{origin}: layer #{i} type '{layer.type}' is not one of {_LAYER_TYPES}"
             )
-        if layer.type != "flatten" and layer.out < 1:
+        if layer.type not in ("flatten", "avgpool") and layer.out < 1:
             raise LoihiSnnError(f"{origin}: layer #{i} ({layer.type}) needs out >= 1")
     if recipe.layers[-1].type != "dense":
         raise LoihiSnnError(f"{origin}: the last layer must be dense (its neurons are the classes)")

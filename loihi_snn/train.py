@@ -18,7 +18,8 @@ from .data import Dataset, encode, load_dataset
 from .errors import LoihiSnnError
 from .fileio import atomic_path, write_json
 from .model import SpikingNet
-from .recipe import Recipe, parse_recipe
+from .recipe import GRAPH_LAYERS, Recipe, parse_recipe
+from .resnet import GraphNet
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.json"
@@ -29,7 +30,7 @@ class Trained:
     """A trained network with the recipe and data it belongs to."""
 
     recipe: Recipe
-    model: SpikingNet
+    model: SpikingNet | GraphNet
     data: Dataset
     epoch: int
 
@@ -75,9 +76,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_model(recipe: Recipe, data: Dataset) -> SpikingNet:
+def build_model(recipe: Recipe, data: Dataset) -> SpikingNet | GraphNet:
+    """A sequential SpikingNet, or a residual GraphNet when the recipe has resblock or avgpool
+    layers."""
     torch.manual_seed(recipe.seed)
-    model = SpikingNet(recipe.layers, recipe.neuron, data.input_shape)
+    kind = GraphNet if any(spec.type in GRAPH_LAYERS for spec in recipe.layers) else SpikingNet
+    model = kind(recipe.layers, recipe.neuron, data.input_shape)
     model.check_ready()
     if model.num_classes != len(data.classes):
         raise LoihiSnnError(

@@ -37,3 +37,15 @@ def digits_run(tmp_path_factory) -> Path:
     train(recipe, run, progress=False)
     export(run, run / "model.net")
     return run
+
+
+@pytest.fixture(scope="session")
+def resnet_run(tmp_path_factory) -> Path:
+    """digits_resnet (stem, two residual blocks, pooling, dense) trained for 2 epochs, exported
+    to <run>/model.net (a graph file, format 2)."""
+    run = tmp_path_factory.mktemp("resnet") / "run"
+    recipe = load_recipe(REPO / "train" / "digits_resnet.toml")
+    recipe.train.epochs = 2
+    train(recipe, run, progress=False)
+    export(run, run / "model.net")
+    return run
