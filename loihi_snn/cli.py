@@ -79,15 +79,16 @@ def format_checks(checks: list, samples: int, backend: str = "lava") -> str:
     other, column = {"lava": ("Lava fixed_pt", "Lava"), "fast": ("the fast backend", "fast")}[
         backend
     ]
+    width = max([6, *(len(c.kind) for c in checks)])
     lines = [
         f"trained model (eval) vs {other}, {samples} samples",
-        f"{'layer':>5} {'type':6} {'neurons':>8} {'model spikes':>13} {column + ' spikes':>12} "
-        f"{'mismatches':>11}",
+        f"{'layer':>5} {'type':{width}} {'neurons':>8} {'model spikes':>13} "
+        f"{column + ' spikes':>12} {'mismatches':>11}",
     ]
     for c in checks:
         lines.append(
-            f"{c.index:>5} {c.kind:6} {c.neurons:>8} {c.model_spikes:>13} {c.lava_spikes:>12} "
-            f"{c.mismatches:>11}"
+            f"{c.index:>5} {c.kind:{width}} {c.neurons:>8} {c.model_spikes:>13} "
+            f"{c.lava_spikes:>12} {c.mismatches:>11}"
         )
     total = sum(c.mismatches for c in checks)
     lines.append("bit-exact: 0 mismatches" if total == 0 else f"NOT bit-exact: {total} mismatches")

@@ -7,14 +7,17 @@ import os
 from pathlib import Path
 
 from . import __version__
+from .graph import GRAPH_FORMAT
 from .model import FORMAT_VERSION
+from .resnet import GraphNet
 from .train import CHECKPOINT, load_checkpoint
 
 
 def export(source: str | Path, out: str | Path) -> Path:
     """Write the network of ``source`` (run directory or checkpoint file) to ``out``.
 
-    The file is plain NetX (lava-dl's ``netx.hdf5.Network`` loads it unchanged). The root attribute
+    A sequential network is plain NetX (lava-dl's ``netx.hdf5.Network`` loads it unchanged); a
+    residual one is a graph file (format 2, export/GRAPH_FORMAT.md). The root attribute
     ``loihi_snn`` (JSON) adds what the toolkit needs to feed and check it: encoder, levels, time
     steps, dataset, classes, and the checkpoint it came from (path relative to the file; sha256).
     """
@@ -24,7 +27,7 @@ def export(source: str | Path, out: str | Path) -> Path:
     out = Path(out)
     d = trained.recipe.data
     meta = {
-        "format_version": FORMAT_VERSION,
+        "format_version": GRAPH_FORMAT if isinstance(trained.model, GraphNet) else FORMAT_VERSION,
         "producer": f"loihi_snn {__version__}",
         "name": trained.recipe.name,
         "epoch": trained.epoch,

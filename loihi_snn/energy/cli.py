@@ -33,14 +33,20 @@ def _cmd_energy(args: argparse.Namespace) -> int:
         return 0
     if not args.net:
         raise LoihiSnnError("give a .net file to measure, or --paper biasnn for the paper's counts")
-    from ..netfile import read_netfile
+    from ..graph import Graph
+    from ..netfile import read_network
     from .runner import load_test_inputs, measure
 
     costs = list(BUILTIN_COSTS.values())
     if args.costs:
         extra = load_cost_table(args.costs)
         costs = [c for c in costs if c.name not in {e.name for e in extra}] + extra
-    info = read_netfile(args.net)
+    info = read_network(args.net)
+    if isinstance(info, Graph):
+        raise LoihiSnnError(
+            f"{info.path.name} is a graph network (format 2): the energy reporter counts "
+            f"sequential files only so far; run 'loihi-snn sim' on it"
+        )
     if args.n < 1:
         raise LoihiSnnError("-n must be at least 1")
     x, graded = load_test_inputs(
