@@ -1,0 +1,408 @@
+"""BIASNN's ALIF attention mask: the integer rules against independent references, the Lava
+process (fixed_pt) against the block's integer twin spike for spike (random tensors, edge cases,
+the three threshold-state modes, LIF), the floating_pt model against the float forward, timing
+through a Lava Conv hop, and training gradients.
+
+Timing in Lava: a RingBuffer source sends its data[k] at global step k (0-based), the process
+answers in the same step and a sink stores step k at index k, so with the source wired straight to
+``x_in`` the sinks equal the twin at lag 0 (offset 0). A Dense/Conv hop delays X by one step: the
+process is then built with offset 1 and its output starts one step later.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from loihi_snn.alif_mask import (
+    ONE,
+    AlifMask,
+    MaskParams,
+    channel_pool,
+    ds_conv,
+    minmax_invert,
+    run_twin,
+)
+from loihi_snn.errors import LoihiSnnError
+
+STEPS = 4
+
+
+def to_stream(x: np.ndarray, pad: int = 0) -> np.ndarray:
+    """(N, C, H, W, T) -> a RingBuffer's (W, H, C, N*T + pad), samples back to back."""
+    n, c, h, w, t = x.shape
+    data = np.moveaxis(np.transpose(x, (0, 3, 2, 1, 4)), 0, -2).reshape(w, h, c, n * t)
+    return np.concatenate([data, np.zeros((w, h, c, pad), data.dtype)], -1)
+
+
+def from_stream(buf: np.ndarray, n: int, start: int) -> np.ndarray:
+    """A sink's (W, H, C, total) from global step ``start`` on -> (N, C, H, W, T)."""
+    w, h, c, _ = buf.shape
+    cut = buf[..., start : start + n * STEPS].reshape(w, h, c, n, STEPS)
+    return np.transpose(cut, (3, 2, 1, 0, 4))
+
+
+def run_process(
+    params: MaskParams,
+    x: np.ndarray,
+    mode: str,
+    tag: str = "fixed_pt",
+    hop: bool = False,
+    eps: float = 1e-6,
+) -> dict[str, np.ndarray]:
+    """Run the Lava process on x (N, C, H, W, T): ring buffer -> [identity Conv] -> AlifMask ->
+    ring buffers. Returns y, s (N, C, H, W, T) and the Vars u, a (C, H, W) after the run, plus the
+    raw sink buffers ``y_raw`` (W, H, C, total)."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc import io
+    from lava.proc.conv.process import Conv
+
+    from loihi_snn.processes.alif_mask.process import AlifMask as MaskProcess
+
+    n, c, h, w, _ = x.shape
+    offset = int(hop)
+    total = n * STEPS + offset
+    dtype = np.int32 if tag == "fixed_pt" else np.float64
+    source = io.source.RingBuffer(data=to_stream(x, offset).astype(dtype))
+    process = MaskProcess(params=params, steps=STEPS, mode=mode, offset=offset, eps=eps)
+    if hop:
+        conv = Conv(
+            weight=np.eye(c, dtype=np.int32).reshape(c, 1, 1, c),
+            input_shape=(w, h, c),
+            num_message_bits=24,
+        )
+        source.s_out.connect(conv.s_in)
+        conv.a_out.connect(process.x_in)
+    else:
+        source.s_out.connect(process.x_in)
+    sinks = {key: io.sink.RingBuffer(shape=(w, h, c), buffer=total) for key in ("y", "s")}
+    process.y_out.connect(sinks["y"].a_in)
+    process.s_out.connect(sinks["s"].a_in)
+    try:
+        process.run(condition=RunSteps(num_steps=total), run_cfg=Loihi2SimCfg(select_tag=tag))
+        raw = {key: sink.data.get() for key, sink in sinks.items()}
+        u, a = process.u.get(), process.a.get()
+    finally:
+        process.stop()
+    return {
+        "y": from_stream(raw["y"], n, offset),
+        "s": from_stream(raw["s"], n, offset),
+        "u": np.transpose(u, (2, 1, 0)),
+        "a": np.transpose(a, (2, 1, 0)),
+        "y_raw": raw["y"],
+    }
+
+
+def make_block(
+    channels: int, height: int, width: int, seed: int, **kwargs
+) -> AlifMask:
+    """A block with random weights and a random trained adaptation state a."""
+    torch.manual_seed(seed)
+    block = AlifMask(channels, height, width, reduction=4, **kwargs)
+    if not block.lif:
+        block.a.uniform_(0, 1)
+    return block
+
+
+def twin(block: AlifMask, x: np.ndarray) -> dict[str, np.ndarray]:
+    """The block's eval forward (Y, spikes) and the twin's final states."""
+    block.eval()
+    y = block(torch.from_numpy(x).double()).numpy().astype(np.int64)
+    _, _, u, a = run_twin(block.integer_params(), x, block.deploy_mode)
+    return {"y": y, "s": block.last_spikes.numpy(), "u": u, "a": a}
+
+
+def assert_same(lava: dict, ref: dict) -> None:
+    for key in ("y", "s", "u", "a"):
+        np.testing.assert_array_equal(lava[key], ref[key], err_msg=key)
+
+
+# -- the integer rules against independent references ------------------------------------------
+
+
+@pytest.mark.parametrize("channels", [16, 12])
+def test_channel_pool_floor_mean(channels: int) -> None:
+    x = np.random.default_rng(1).integers(-(2**31), 2**31, (channels, 5, 7))
+    out = np.empty((2, 5, 7), np.int64)
+    channel_pool(x, out)
+    np.testing.assert_array_equal(out[0], np.floor_divide(x.sum(0), channels))
+    np.testing.assert_array_equal(out[1], x.max(0))
+
+
+def test_ds_conv_and_normalisation_match_references() -> None:
+    rng = np.random.default_rng(2)
+    p = rng.integers(-(2**20), 2**20, (3, 6, 9))
+    dw = rng.integers(-127, 128, (3, 7, 7))
+    pw = rng.integers(-127, 128, (5, 3))
+    out = np.empty((5, 6, 9), np.int64)
+    ds_conv(p, dw, pw, 9, out)
+    # float64 convs on integers below 2^53 are exact
+    d = F.conv2d(torch.from_numpy(p)[None].double(), torch.from_numpy(dw)[:, None].double(),
+                 padding=3, groups=3)
+    acc = torch.einsum("oc,nchw->nohw", torch.from_numpy(pw).double(), d)[0].numpy()
+    ref = np.clip(np.floor(acc / 2**9).astype(np.int64), -(2**23), 2**23 - 1)
+    np.testing.assert_array_equal(out, ref)
+    assert np.abs(out).max() == 2**23 or np.abs(out).max() == 2**23 - 1  # saturation reached
+
+    z = rng.integers(-500, 500, (4, 6, 9))
+    z[2] = 17  # a channel with min == max
+    drive = np.empty_like(z)
+    minmax_invert(z, drive)
+    lo, hi = z.min((1, 2), keepdims=True), z.max((1, 2), keepdims=True)
+    np.testing.assert_array_equal(drive, ONE - ((z - lo) * ONE) // (hi - lo + 1))
+    assert drive.min() >= 1 and drive.max() == ONE
+    assert (drive[2] == ONE).all()
+
+
+def reference_twin(params: MaskParams, x: np.ndarray, mode: str) -> np.ndarray:
+    """The spikes of the fused fixed_pt form of spec §1.9 written out independently in numpy
+    (exact float64 convs on integers, numpy floor division, rshift0 by sign and magnitude)."""
+
+    def rshift0(v: np.ndarray) -> np.ndarray:
+        return np.sign(v) * (np.abs(v) >> 12)
+
+    def ds(p: np.ndarray, dw: np.ndarray, pw: np.ndarray, shift: int) -> np.ndarray:
+        k = dw.shape[1]
+        d = F.conv2d(torch.from_numpy(p)[None].double(), torch.from_numpy(dw)[:, None].double(),
+                     padding=k // 2, groups=len(dw))
+        acc = torch.einsum("oc,nchw->nohw", torch.from_numpy(pw).double(), d)[0].numpy()
+        return np.clip(np.floor(acc / 2**shift), -(2**23), 2**23 - 1).astype(np.int64)
+
+    n, c, h, w, steps = x.shape
+    spikes = np.zeros_like(x)
+    a = params.a_init.copy()
+    for j in range(n):
+        u = np.zeros((c, h, w), np.int64)
+        if mode == "reset":
+            a = params.a_init.copy()
+        for t in range(steps):
+            xt = x[j, ..., t]
+            pooled = np.stack([np.floor_divide(xt.sum(0), c), xt.max(0)])
+            z = ds(ds(pooled, params.dw1, params.pw1, params.shift1), params.dw2, params.pw2,
+                   params.shift2)
+            lo, hi = z.min((1, 2), keepdims=True), z.max((1, 2), keepdims=True)
+            drive = ONE - ((z - lo) * ONE) // (hi - lo + 1)
+            u = rshift0(u * params.lam) + drive
+            s = (u >= params.theta0 + rshift0(params.gamma * a)).astype(np.int64)
+            u = u * (1 - s)
+            if mode != "frozen":
+                a = rshift0(a * params.rho) + s * (ONE - params.rho)
+            spikes[j, ..., t] = s
+    return spikes
+
+
+@pytest.mark.parametrize("mode", ["persist", "reset", "frozen"])
+def test_twin_matches_an_independent_reference(mode: str) -> None:
+    block = make_block(12, 5, 7, seed=19)
+    params = block.integer_params()
+    x = np.random.default_rng(20).integers(-3000, 3000, (3, 12, 5, 7, STEPS))
+    y, s, _, _ = run_twin(params, x, mode)
+    ref = reference_twin(params, x, mode)
+    np.testing.assert_array_equal(s, ref)
+    np.testing.assert_array_equal(y, x * (1 - ref))
+
+
+# -- the Lava process against the block's integer twin ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "mode", "lif"),
+    [
+        ((16, 6, 10), "persist", False),
+        ((16, 6, 10), "reset", False),
+        ((12, 5, 7), "frozen", False),  # C not a power of 2: the mean by floor division
+        ((16, 6, 10), "reset", True),  # LASNN: plain LIF (runs frozen, gamma = 0)
+    ],
+)
+def test_lava_bit_exact_random(shape: tuple[int, int, int], mode: str, lif: bool) -> None:
+    block = make_block(*shape, seed=3, mode=mode, lif=lif)
+    x = np.random.default_rng(4).integers(-3000, 3000, (3, *shape, STEPS))
+    x[x % 3 == 0] = 0  # sparse, as currents are
+    ref = twin(block, x)
+    lava = run_process(block.integer_params(), x, block.deploy_mode)
+    assert_same(lava, ref)
+    assert 0 < ref["s"].mean() < 1
+
+
+def test_lava_bit_exact_edge_cases() -> None:
+    """min == max (channel 0 is constant: zero pointwise weights), values exactly at threshold,
+    an all-firing and an all-silent step, and int32 extremes that saturate Z."""
+    shape = (16, 6, 10)
+    rng = np.random.default_rng(5)
+    x = rng.integers(-3000, 3000, (3, *shape, STEPS))
+    x[0, ..., 0] = 0  # every channel min == max: drive 4096 everywhere, all fire
+    x[2] = rng.integers(-(2**31) + 1, 2**31, x[2].shape)
+    block = make_block(*shape, seed=6, gamma=2.0)
+    with torch.no_grad():
+        block.pw2[0] = 0
+    block.a.zero_()
+    params = block.integer_params()
+
+    def first_stages(xt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """DS1's output and the drive of one step."""
+        p = np.empty((2, *shape[1:]), np.int64)
+        z1 = np.empty((params.pw1.shape[0], *shape[1:]), np.int64)
+        z, drive = np.empty(shape, np.int64), np.empty(shape, np.int64)
+        channel_pool(np.ascontiguousarray(xt), p)
+        ds_conv(p, params.dw1, params.pw1, params.shift1, z1)
+        ds_conv(z1, params.dw2, params.pw2, params.shift2, z)
+        minmax_invert(z, drive)
+        return z1, drive
+
+    assert np.abs(first_stages(x[2, ..., 0])[0]).max() == 2**23  # saturated
+    # the drive of sample 1 at t = 0 (u starts at 0, so u = drive); put theta0 on one of its values
+    drive = first_stages(x[1, ..., 0])[1]
+    theta0 = int(np.sort(drive[1:].ravel())[drive[1:].size // 2])
+    edge = AlifMask(*shape, reduction=4, gamma=2.0, theta0=theta0 / ONE)
+    edge.load_state_dict(block.state_dict())
+    assert edge.integer_params().theta0 == theta0
+
+    ref = twin(edge, x)
+    s = ref["s"]
+    assert (drive[0] == ONE).all()
+    at_threshold = drive == theta0
+    assert at_threshold.sum() > 0 and (s[1, ..., 0][at_threshold] == 1).all()  # '>=' fires
+    assert (s[1, ..., 0][drive == theta0 - 1] == 0).all()
+    assert (s[0, ..., 0] == 1).all() and (ref["y"][0, ..., 0] == 0).all()  # all-firing step
+    assert (s[0, ..., 1] == 0).all()  # all-silent step (every threshold rose above 4096)
+    np.testing.assert_array_equal(ref["y"][0, ..., 1], x[0, ..., 1])
+
+    lava = run_process(edge.integer_params(), x, "reset")
+    assert_same(lava, ref)
+
+
+def test_timing_through_a_conv_hop() -> None:
+    """A Lava Conv before the process delays X by one step: with offset 1 the process idles at
+    step 0 (zeros out, state untouched, which matters in persist mode) and then matches the twin
+    one step later."""
+    shape = (16, 6, 10)
+    block = make_block(*shape, seed=7, mode="persist")
+    x = np.random.default_rng(8).integers(-3000, 3000, (2, *shape, STEPS))
+    ref = twin(block, x)
+    lava = run_process(block.integer_params(), x, "persist", hop=True)
+    assert (lava["y_raw"][..., 0] == 0).all()
+    assert_same(lava, ref)
+
+
+# -- threshold-state modes, LIF ablation ---------------------------------------------------------
+
+
+def test_threshold_state_modes() -> None:
+    shape = (16, 6, 10)
+    block = make_block(*shape, seed=9)
+    params = block.integer_params()
+    x = np.random.default_rng(10).integers(-3000, 3000, (3, *shape, STEPS))
+    alone = [run_twin(params, x[j : j + 1], "reset") for j in range(3)]
+    runs = {mode: run_twin(params, x, mode) for mode in ("persist", "reset", "frozen")}
+
+    # reset: every sample starts from the trained state, as if run alone
+    for j in range(3):
+        np.testing.assert_array_equal(runs["reset"][1][j], alone[j][1][0])
+    # persist: sample 1 continues from the state sample 0 left
+    after0 = run_twin(params, x[:1], "persist")[3]
+    cont = MaskParams(**{**params.__dict__, "a_init": after0})
+    np.testing.assert_array_equal(runs["persist"][1][1], run_twin(cont, x[1:2], "reset")[1][0])
+    assert not np.array_equal(runs["persist"][1], runs["reset"][1])
+    # frozen: a (and so theta) never moves, samples are independent
+    np.testing.assert_array_equal(runs["frozen"][3], params.a_init)
+    frozen0 = run_twin(params, x[:1], "frozen")[1][0]
+    np.testing.assert_array_equal(runs["frozen"][1][0], frozen0)
+    assert not np.array_equal(runs["frozen"][1], runs["reset"][1])
+
+
+def test_lif_flag_swaps_the_neuron() -> None:
+    shape = (16, 6, 10)
+    alif = make_block(*shape, seed=11)
+    alif.a.zero_()
+    lif = AlifMask(*shape, reduction=4, lif=True)
+    lif.load_state_dict(alif.state_dict())
+    x = np.random.default_rng(12).integers(-3000, 3000, (2, *shape, STEPS))
+    assert lif.deploy_mode == "frozen" and lif.integer_params().gamma == 0
+    assert not np.array_equal(twin(alif, x)["s"], twin(lif, x)["s"])
+    # training: only the ALIF adapts its threshold state
+    xt = torch.from_numpy(x).float()
+    for block in (alif, lif):
+        block.train()
+        block(xt)
+    assert alif.a.abs().sum() > 0 and lif.a.abs().sum() == 0
+    assert not torch.equal(alif.last_spikes, lif.last_spikes)
+
+
+# -- float forward, floating_pt model, training --------------------------------------------------
+
+
+def test_floating_pt_matches_the_float_forward() -> None:
+    """Lava's floating_pt model (Q12 units, exact power-of-2 scaling) against the block's float
+    training forward at B = 1 in float64: same spikes, same Y."""
+    shape = (16, 6, 10)
+    block = make_block(*shape, seed=13).double()
+    block.a.zero_()
+    x = np.random.default_rng(14).integers(-3000, 3000, (1, *shape, STEPS))
+    params = block.integer_params()  # before the forward moves a
+    block.train()
+    with torch.no_grad():
+        y = block(torch.from_numpy(x).double()).numpy()
+    lava = run_process(params, x, "persist", tag="floating_pt", eps=block.eps)
+    np.testing.assert_array_equal(lava["s"], block.last_spikes.numpy())
+    np.testing.assert_array_equal(lava["y"], y)
+    np.testing.assert_allclose(lava["a"] / ONE, block.a.numpy(), rtol=1e-12)
+
+
+def test_integer_twin_follows_the_float_forward() -> None:
+    """Quantisation-aware: the twin's mask agrees with the float forward on the same input up to
+    the roundings (module doc)."""
+    shape = (16, 12, 12)
+    block = make_block(*shape, seed=15)
+    block.a.zero_()
+    x = np.random.default_rng(16).integers(-3000, 3000, (1, *shape, STEPS))
+    block.train()
+    with torch.no_grad():
+        block(torch.from_numpy(x).float())
+    float_spikes = block.last_spikes.numpy()
+    block.a.zero_()
+    assert (twin(block, x)["s"] == float_spikes).mean() > 0.98
+
+
+def test_training_forward_backward() -> None:
+    shape = (16, 6, 10)
+    block = make_block(*shape, seed=17)
+    block.reset_state()
+    block.train()
+    x = torch.randn(4, *shape, STEPS, requires_grad=True)
+    target = torch.randn(4, *shape, STEPS)
+    y = block(x)
+    (y * target).sum().backward()
+    s = block.last_spikes
+    assert 0 < s.mean() < 1
+    assert torch.isfinite(x.grad).all()
+    # STE: eliminated values still get their gradient (at least the identity part)
+    assert (x.grad[s.bool()] != 0).any()
+    for name in ("dw1", "pw1", "dw2", "pw2"):
+        grad = getattr(block, name).grad
+        assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0, name
+    # paper: a persists across calls within an epoch, reset_state clears it
+    before = block.a.clone()
+    with torch.no_grad():
+        block(x)
+    assert before.abs().sum() > 0 and not torch.equal(before, block.a)
+    block.reset_state()
+    assert block.a.abs().sum() == 0
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(LoihiSnnError, match="mode"):
+        AlifMask(16, 4, 4, mode="sometimes")
+    block = make_block(16, 4, 4, seed=18)
+    params = block.integer_params()
+    with pytest.raises(LoihiSnnError, match="pw2"):
+        MaskParams(**{**params.__dict__, "pw2": params.pw2 * 0 + 200})
+    with pytest.raises(LoihiSnnError, match="a_init"):
+        MaskParams(**{**params.__dict__, "a_init": params.a_init + ONE + 1})
+    block.eval()
+    with pytest.raises(LoihiSnnError, match="int32-valued"):
+        block(torch.full((1, 16, 4, 4, 2), 0.5))
+    with pytest.raises(LoihiSnnError, match="not"):
+        block(torch.zeros((1, 8, 4, 4, 2)))
