@@ -1,12 +1,17 @@
-"""Fast batched backend: a vectorised re-implementation of what Lava ``fixed_pt`` computes for a
-NetX file, bit for bit, many samples at once.
+"""Fast batched backend: a re-implementation of what Lava ``fixed_pt`` computes for a NetX file,
+bit for bit, many samples at once.
 
 Each neuron layer is simulated in its own time window (the pipelining that netx's per-layer reset
-offsets give Lava): the synaptic input of all T steps of a batch is one matrix product or
-convolution, computed in floating point on integer values where that is exact (the bound is
-checked per layer, float64 otherwise), followed by the integer LIF recurrence of
-:mod:`loihi_snn.fixed_point`. Weights go through netx's ``optimize_weight_bits`` and Lava's own
-``clip_weights``/``truncate_weights`` exactly as the Lava Dense model applies them.
+offsets give Lava), the samples of a batch in parallel. Synapses are event-driven: per step the
+weights of the inputs that differ from a reference value s are added times (x - s), where s is 0,
+or 1 for binary input that is mostly 1 (the sums then start from those of an all-ones input), so a
+spike (or a silence) costs one row of additions. The sums are int32 as in Lava: its Dense takes the
+dot product of graded payloads in int32 (wrapping) and sums spikes exactly (int32 is exact below a
+fan-in of 2^23 at 8-bit weights); its Conv sums in float32, exact below 2^24. The LIF recurrence is
+:mod:`loihi_snn.fixed_point`'s. Weights go through netx's ``optimize_weight_bits`` and Lava's own
+``clip_weights``/``truncate_weights`` exactly as the Lava Dense model applies them. The backend
+keeps 3-D layers in H, W, C neuron order (contiguous output channels for the kernels); traces are
+returned in the file's C, H, W order.
 """
 
 from __future__ import annotations
@@ -22,13 +27,14 @@ import torch
 import torch.nn.functional as F
 from lava.lib.dl.netx.utils import optimize_weight_bits
 from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
+from numba import njit, prange
 
 from .errors import LoihiSnnError
-from .fixed_point import lif_run
+from .fixed_point import lif_run, lif_step
 from .netfile import ConvGeometry, NetFile, conv_geometry, prepare_run
 from .result import SimResult
 
-FLOAT32_EXACT = 1 << 24  # every integer of magnitude below this is exact in float32
+FLOAT32_EXACT = 1 << 24  # every integer of magnitude below this is exact in float32 (fast_graph)
 BIAS_EXP = 6  # netx builds every LIF with bias_exp = 6
 
 
@@ -45,16 +51,17 @@ class FastLayer:
     weight: torch.Tensor | None = None  # dense (out, in) / conv (out, in/groups, kH, kW), float
     weight_exp: int = 0
     geometry: ConvGeometry | None = None  # conv only
+    in_shape: tuple[int, ...] = ()  # shape of the layer's input (the previous layer or the file's)
+    event_args: tuple = ()  # dense and conv: the kernel's arguments (see _event_args)
 
     @property
     def neurons(self) -> int:
         return int(np.prod(self.shape))
 
     @cached_property
-    def fan_in_bound(self) -> float:
-        """Largest sum of |weights| into one neuron (computed once, used every batch)."""
-        w = self.weight.abs()
-        return float(w.sum(dim=tuple(range(1, w.ndim))).max())
+    def internal_bias(self) -> np.ndarray:
+        """The bias (neurons,) int64 in the backend's neuron order."""
+        return _to_backend_order(self.bias, self.shape)
 
 
 def _neuron(group: h5py.Group, kind: str) -> tuple[int, int, int]:
@@ -101,6 +108,40 @@ def _dense_weight(weight: np.ndarray) -> tuple[torch.Tensor, int]:
     return torch.from_numpy(np.asarray(w, dtype=np.float64)), int(exponent)
 
 
+def _event_args(layer: FastLayer) -> tuple:
+    """The arguments of a dense or conv layer's kernel between its input and the LIF parameters:
+    :func:`dense_events` (int32 weight rows (inputs, N) in the input's backend order, exponent) or
+    :func:`conv_events` (int32 taps, the sums of an all-ones input, geometry tables)."""
+    w = layer.weight
+    if layer.kind == "dense":
+        rows = _to_backend_order(w.numpy(), layer.in_shape).T
+        return np.ascontiguousarray(rows, dtype=np.int32), layer.weight_exp
+    geo, groups = layer.geometry, layer.geometry.groups
+    c_out, c_in_group, kh, kw = w.shape
+    (c_in, h_in, w_in), (h_out, w_out) = layer.in_shape, layer.shape[1:]
+    # taps[ky, kx, c, j] = w[g * C_out/groups + j, c - g * C_in/groups, ky, kx], g = c's group
+    taps = w.reshape(groups, c_out // groups, c_in_group, kh, kw).permute(3, 4, 0, 2, 1)
+    taps = np.ascontiguousarray(taps.reshape(kh, kw, c_in, -1).numpy(), dtype=np.int32)
+    conv = {"stride": geo.stride, "padding": geo.padding, "dilation": geo.dilation}
+    ones = F.conv2d(torch.ones(1, c_in, h_in, w_in, dtype=w.dtype), w, groups=groups, **conv)
+    base = np.ascontiguousarray(ones[0].permute(1, 2, 0).reshape(-1).numpy(), dtype=np.int32)
+    tables = []  # per input row (column): the (kernel row, output row) pairs it reaches, CSR
+    for axis, size, out, k_size in ((0, h_in, h_out, kh), (1, w_in, w_out, kw)):
+        stride, pad, dil = geo.stride[axis], geo.padding[axis], geo.dilation[axis]
+        reach = [
+            [
+                (k, (i + pad - k * dil) // stride)
+                for k in range(k_size)
+                if (i + pad - k * dil) % stride == 0 and 0 <= (i + pad - k * dil) // stride < out
+            ]
+            for i in range(size)
+        ]
+        pairs = np.array([pair for r in reach for pair in r], np.int64).reshape(-1, 2).T
+        tables += [np.cumsum([0] + [len(r) for r in reach]), *np.ascontiguousarray(pairs)]
+    group_first = np.arange(c_in) // c_in_group * (c_out // groups)
+    return (taps, base, h_in, w_in, *tables, w_out, c_out, group_first)
+
+
 def load_layers(info: NetFile) -> list[FastLayer]:
     """Read the file's neuron layers with the parameters Lava would build."""
     layers: list[FastLayer] = []
@@ -115,7 +156,8 @@ def load_layers(info: NetFile) -> list[FastLayer]:
             bias = (
                 np.zeros(int(np.prod(shape)), np.int64) if meta.type == "input" else _bias(g, shape)
             )
-            layer = FastLayer(meta.type, shape, cu, cv, vth, bias)
+            in_shape = layers[-1].shape if layers else info.input_shape
+            layer = FastLayer(meta.type, shape, cu, cv, vth, bias, in_shape=in_shape)
             if meta.type == "dense":
                 w = np.asarray(g["weight"][()])
                 layer.weight, layer.weight_exp = _dense_weight(w.reshape(shape[0], -1))
@@ -123,60 +165,198 @@ def load_layers(info: NetFile) -> list[FastLayer]:
                 w = np.asarray(g["weight"][()])
                 layer.weight = torch.from_numpy(w.reshape(w.shape[:4]).astype(np.float64))
                 layer.geometry = conv_geometry(g)
+            if meta.type in ("dense", "conv"):
+                layer.event_args = _event_args(layer)
             layers.append(layer)
     return layers
 
 
-def _synaptic_sums(layer: FastLayer, x: torch.Tensor, in_shape: tuple[int, ...]) -> np.ndarray:
-    """Synaptic sums (n, T, neurons) of a layer for its float input x (n, T, ...), exact: float32
-    when no partial sum can reach 2^24 (x is 0/1 after the first layer), float64 otherwise."""
-    n, steps = x.shape[:2]
-    dtype = x.dtype
-    w = layer.weight.to(dtype)
-    if layer.kind == "dense":
-        acc = x.reshape(n * steps, -1) @ w.T
-    else:  # channels-last convolutions are the fast ones on CPU (oneDNN)
-        xs = x.reshape(n * steps, *in_shape).contiguous(memory_format=torch.channels_last)
-        w = w.contiguous(memory_format=torch.channels_last)
-        geo = layer.geometry
-        acc = F.conv2d(
-            xs, w, stride=geo.stride, padding=geo.padding, dilation=geo.dilation, groups=geo.groups
-        ).contiguous()
-    return acc.reshape(n, steps, -1).numpy()
+@njit(inline="always")
+def _add_times(target: np.ndarray, source: np.ndarray, d: int) -> None:
+    """target += d * source; d = +-1 (every event of binary input) as plain additions."""
+    if d == 1:
+        for j in range(target.size):
+            target[j] += source[j]
+    elif d == -1:
+        for j in range(target.size):
+            target[j] -= source[j]
+    else:
+        for j in range(target.size):
+            target[j] += d * source[j]
+
+
+@njit(parallel=True, cache=True)
+def dense_events(
+    x: np.ndarray,
+    binary: bool,
+    rows: np.ndarray,
+    exponent: int,
+    cu: int,
+    cv: int,
+    bias: np.ndarray,
+    vth: int,
+    spikes: np.ndarray,
+    u_out: np.ndarray,
+    v_out: np.ndarray,
+    record: bool,
+) -> None:
+    """A dense layer on integer input x (B, T, inputs): per sample, each input's weight row (rows:
+    (inputs, N) int32) is read once and added times (x - s) to the sums of
+    the steps where x is not s. s = 0, except for a ``binary`` (0/1) input that is 1 in most steps:
+    s = 1 and its row is added to every step once. Then :func:`lif_step` per step; bias (N,);
+    outputs as :func:`lif_run`."""
+    batch, steps, neurons = spikes.shape
+    for b in prange(batch):
+        acc = np.zeros((steps, neurons), np.int32)
+        common = np.zeros(neurons, np.int32)  # rows of the inputs with s = 1
+        when = np.empty(steps, np.int64)  # the steps where an input is not s
+        for i in range(x.shape[2]):
+            active = 0
+            if binary:
+                for t in range(steps):
+                    active += x[b, t, i]
+            s = 1 if 2 * active > steps else 0
+            count = 0
+            for t in range(steps):
+                when[count] = t
+                count += x[b, t, i] != s
+            if s:
+                _add_times(common, rows[i], 1)
+            for e in range(count):
+                d = 1 - 2 * s if binary else x[b, when[e], i]
+                _add_times(acc[when[e]], rows[i], d)
+        u = np.zeros(neurons, np.int32)
+        v = np.zeros(neurons, np.int32)
+        for t in range(steps):
+            target = acc[t]
+            for j in range(neurons):
+                target[j] += common[j]
+            lif_step(target, 1, exponent, cu, cv, bias, vth, u, v, spikes[b, t])
+            if record:
+                u_out[b, t] = u
+                v_out[b, t] = v
+
+
+@njit(parallel=True, cache=True)
+def conv_events(
+    x: np.ndarray,
+    binary: bool,
+    taps: np.ndarray,
+    base: np.ndarray,
+    h_in: int,
+    w_in: int,
+    row_ptr: np.ndarray,
+    row_k: np.ndarray,
+    row_out: np.ndarray,
+    col_ptr: np.ndarray,
+    col_k: np.ndarray,
+    col_out: np.ndarray,
+    w_out: int,
+    c_out: int,
+    group_first: np.ndarray,
+    cu: int,
+    cv: int,
+    bias: np.ndarray,
+    vth: int,
+    spikes: np.ndarray,
+    u_out: np.ndarray,
+    v_out: np.ndarray,
+    record: bool,
+) -> None:
+    """A conv layer on integer input x (B, T, H*W*C), per step: each input (y, x, c) that is not s
+    adds (x - s) * taps[ky, kx, c] ((kH, kW, C, C_out/groups) int32) to
+    every output position it reaches (the :meth:`FastLayer.event_args` tables), at channel
+    ``group_first[c]`` on. s = 0, except for a ``binary`` (0/1) frame with more 1s than 0s: s = 1
+    and the sums start from ``base``, those of an all-ones input. Then :func:`lif_step`; outputs
+    (B, T, H*W*C) as :func:`lif_run`."""
+    batch, steps, neurons = spikes.shape
+    c_in, c_group = taps.shape[2:]
+    for b in prange(batch):
+        u = np.zeros(neurons, np.int32)
+        v = np.zeros(neurons, np.int32)
+        acc = np.empty(neurons, np.int32)
+        channels = np.empty(c_in, np.int64)  # one pixel's inputs that are not s
+        for t in range(steps):
+            frame = x[b, t]
+            active = 0
+            if binary:
+                for i in range(frame.size):
+                    active += frame[i]
+            s = 1 if 2 * active > frame.size else 0
+            scale = 1 - 2 * s  # x - s of every visited input of a binary frame
+            if s:
+                acc[:] = base
+            else:
+                acc[:] = 0
+            for iy in range(h_in):
+                for ix in range(w_in):
+                    at = (iy * w_in + ix) * c_in
+                    count = 0
+                    for c in range(c_in):
+                        channels[count] = c
+                        count += frame[at + c] != s
+                    for ry in range(row_ptr[iy], row_ptr[iy + 1]):
+                        for rx in range(col_ptr[ix], col_ptr[ix + 1]):
+                            o = (row_out[ry] * w_out + col_out[rx]) * c_out
+                            tap = taps[row_k[ry], col_k[rx]]
+                            for e in range(count):
+                                c = channels[e]
+                                first = o + group_first[c]
+                                d = scale if binary else frame[at + c]
+                                _add_times(acc[first : first + c_group], tap[c], d)
+            lif_step(acc, 2, 0, cu, cv, bias, vth, u, v, spikes[b, t])
+            if record:
+                u_out[b, t] = u
+                v_out[b, t] = v
+
+
+def _to_backend_order(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(..., C*H*W) in file order -> (..., H*W*C), the backend's order for a 3-D ``shape``."""
+    if len(shape) != 3:
+        return x
+    lead = x.shape[:-1]
+    return np.ascontiguousarray(np.moveaxis(x.reshape(*lead, *shape), -3, -1)).reshape(*lead, -1)
+
+
+def _file_order(trace: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A trace (n, T, neurons) in the backend's order as (n, neurons, T) in file order."""
+    n, steps = trace.shape[:2]
+    if len(shape) != 3:
+        return trace.transpose(0, 2, 1)
+    c, h, w = shape
+    return trace.reshape(n, steps, h, w, c).transpose(0, 4, 2, 3, 1).reshape(n, c * h * w, steps)
 
 
 def _simulate_batch(
-    layers: list[FastLayer],
-    inputs: torch.Tensor,
-    in_shape: tuple[int, ...],
-    steps: int,
-    state_layers: set[int],
+    layers: list[FastLayer], inputs: np.ndarray, steps: int, state_layers: set[int]
 ) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
-    """Traces (spikes, u, v), each (n, T, neurons), of every layer for one batch; u and v only for
-    the layers in ``state_layers``."""
-    n = inputs.shape[0]
-    x = inputs  # (n, T, ...) spikes or payloads, or (n, neurons) biases of an input layer
-    shape = in_shape
+    """Traces (spikes, u, v), each (n, T, neurons) in the backend's neuron order (3-D layers
+    H, W, C), of every layer for one batch; u and v only for the layers in ``state_layers``.
+    inputs: int64 (n, T, ...) spikes or payloads, or (n, ...) biases of an input layer, in file
+    order."""
+    n = len(inputs)
+    x, binary = None, True  # the next layer's input and whether it is 0/1
+    if layers[0].kind != "input":
+        x = _to_backend_order(inputs.reshape(n, steps, -1), layers[0].in_shape)
+        binary = x.size == 0 or (x.min() >= 0 and x.max() <= 1)
+        x = np.ascontiguousarray(x, dtype=np.int8 if binary else np.int32)
     traces = []
     for k, layer in enumerate(layers):
         size = (n, steps, layer.neurons)
-        if layer.kind == "input":
-            acc, kind, exponent = np.zeros((1, 1, 1), np.float32), 0, 0
-            bias = x.reshape(n, -1).numpy().astype(np.int64) << BIAS_EXP
-        else:
-            top = float(x.abs().max()) if k == 0 else 1.0  # later layers see 0/1 spikes
-            exact32 = layer.fan_in_bound * top < FLOAT32_EXACT
-            x = x.to(torch.float32 if exact32 else torch.float64)
-            acc = _synaptic_sums(layer, x, shape)
-            kind, exponent = (1, layer.weight_exp) if layer.kind == "dense" else (2, 0)
-            bias = np.ascontiguousarray(np.broadcast_to(layer.bias, (n, layer.neurons)))
         record = k in state_layers
-        spikes = np.empty(size, np.float32)
+        spikes = np.empty(size, np.int8)
         us = np.empty(size if record else (0, 0, 0), np.int64)
         vs = np.empty_like(us)
-        lif_run(acc, kind, exponent, layer.cu, layer.cv, bias, layer.vth, spikes, us, vs, record)
+        if layer.kind == "input":
+            bias = _to_backend_order(inputs.reshape(n, -1) << BIAS_EXP, layer.shape)
+            acc = np.zeros((1, 1, 1), np.int32)
+            lif_run(acc, 0, 0, layer.cu, layer.cv, bias, layer.vth, spikes, us, vs, record)
+        else:
+            kernel = dense_events if layer.kind == "dense" else conv_events
+            lif = (layer.cu, layer.cv, layer.internal_bias, layer.vth, spikes, us, vs, record)
+            kernel(x, binary, *layer.event_args, *lif)
         traces.append((spikes, us if record else None, vs if record else None))
-        x, shape = torch.from_numpy(spikes), layer.shape
+        x, binary = spikes, True
     return traces
 
 
@@ -203,15 +383,14 @@ def run_fast(
         state_layers.add(last)
     parts: dict[int, list[list[np.ndarray]]] = {k: [[], [], []] for k in keep}
     for start in range(0, len(inputs), batch_size):
-        batch = torch.from_numpy(np.asarray(inputs[start : start + batch_size], dtype=np.int64))
+        batch = np.asarray(inputs[start : start + batch_size], dtype=np.int64)
         if not info.input_neuron:  # (n, ..., T) -> (n, T, ...)
-            batch = batch.movedim(-1, 1)
-        traces = _simulate_batch(layers, batch, info.input_shape, steps, state_layers)
+            batch = np.moveaxis(batch, -1, 1)
+        traces = _simulate_batch(layers, batch, steps, state_layers)
         for k in keep:
             for slot, trace in enumerate(traces[k]):
                 if trace is not None:
-                    trace = trace.astype(np.int8) if slot == 0 else trace
-                    parts[k][slot].append(trace.transpose(0, 2, 1))
+                    parts[k][slot].append(_file_order(trace, layers[k].shape))
     stacked = {k: [np.concatenate(p) if p else None for p in parts[k]] for k in keep}
     spikes = [stacked[k][0] for k in keep]
     u = [stacked[k][1] for k in keep] if record_states else None

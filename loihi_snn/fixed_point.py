@@ -1,10 +1,11 @@
 """Loihi's fixed-point arithmetic as Lava's ``fixed_pt`` models compute it: the one definition of
 the integer rules that the fast backend (and the custom processes' twins) use.
 
-Compiled with numba; every value is an int64 holding an integer. Where Lava's numpy code passes a
-value through an int32 (channels, ``np.int32`` casts, int32 sums) the same two's-complement wrap is
-applied here, so results match Lava bit for bit even outside the intended ranges. Line numbers are
-those of lava-nc 0.10.0 (../shared docs, lava-fixed-point.md).
+Compiled with numba; every value is computed as an int64 holding an integer (the states u and v are
+stored in int32 arrays: they stay within its range). Where Lava's numpy code passes a value through
+an int32 (channels, ``np.int32`` casts, int32 sums) the same two's-complement wrap is applied here,
+so results match Lava bit for bit even outside the intended ranges. Line numbers are those of
+lava-nc 0.10.0 (../shared docs, lava-fixed-point.md).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def lif_update(u: int, v: int, a: int, cu: int, cv: int, bias: int, vth: int) ->
 
 @njit(inline="always")
 def dendrite(acc: float, kind: int, exponent: int) -> int:
-    """Finish a synapse's accumulated integer sum (held exactly in a float) as Lava does.
+    """Finish a synapse's accumulated integer sum (an int, or held exactly in a float) as Lava does.
 
     kind 1, Dense (dense/models.py L96-107): the weight exponent as ``<<`` or an arithmetic (floor)
     ``>>``. kind 2, Conv (conv/utils.py signed_clamp): a 24-bit wrap. kind 3: an input already
@@ -71,6 +72,39 @@ def dendrite(acc: float, kind: int, exponent: int) -> int:
     if kind == 1:
         return x << exponent if exponent > 0 else x >> -exponent
     return ((x + MAX_UV) & ((1 << 24) - 1)) - MAX_UV
+
+
+@njit(inline="always")
+def lif_step(
+    acc: np.ndarray,
+    kind: int,
+    exponent: int,
+    cu: int,
+    cv: int,
+    bias: np.ndarray,
+    vth: int,
+    u: np.ndarray,
+    v: np.ndarray,
+    spikes: np.ndarray,
+) -> None:
+    """One time step of N neurons: acc (N,) synaptic sums finished by :func:`dendrite` with
+    ``kind`` and ``exponent`` (unread for kind 0); bias (N,); u, v (N,) states, updated in place;
+    spikes (N,) written 0/1. One loop per kind, so that each is branch-free and vectorises."""
+    if kind == 0:
+        for i in range(u.size):
+            u[i], v[i], spikes[i] = lif_update(u[i], v[i], 0, cu, cv, bias[i], vth)
+    elif kind == 1:
+        for i in range(u.size):
+            a = dendrite(acc[i], 1, exponent)
+            u[i], v[i], spikes[i] = lif_update(u[i], v[i], a, cu, cv, bias[i], vth)
+    elif kind == 2:
+        for i in range(u.size):
+            a = dendrite(acc[i], 2, exponent)
+            u[i], v[i], spikes[i] = lif_update(u[i], v[i], a, cu, cv, bias[i], vth)
+    else:
+        for i in range(u.size):
+            a = dendrite(acc[i], 3, exponent)
+            u[i], v[i], spikes[i] = lif_update(u[i], v[i], a, cu, cv, bias[i], vth)
 
 
 @njit(parallel=True, cache=True)
@@ -89,10 +123,10 @@ def lif_run(
 ) -> None:
     """Run a LIF population from zero state over T steps for a batch.
 
-    acc: synaptic sums (B, T, N), integers held in float32/float64, finished by :func:`dendrite`
-    with ``kind`` and ``exponent``; bias: (B, N) int64 effective bias. Writes spikes (B, T, N) as
-    0.0/1.0 floats (the next layer's input) and, when ``record``, u_out and v_out (B, T, N) int64,
-    the states after each step.
+    acc: synaptic sums (B, T, N), integers in any int or float dtype, finished by :func:`dendrite`
+    with ``kind`` and ``exponent`` (unread for kind 0: any non-empty 3-D array); bias: (B, N) int64
+    effective bias. Writes spikes (B, T, N) as 0/1 in their dtype (float32 for a next layer's
+    float input) and, when ``record``, u_out and v_out (B, T, N) int64, the states after each step.
     """
     batch, steps, neurons = spikes.shape
     blocks = (neurons + BLOCK - 1) // BLOCK
@@ -100,14 +134,11 @@ def lif_run(
         b = item // blocks
         lo = (item % blocks) * BLOCK
         hi = min(lo + BLOCK, neurons)
-        u = np.zeros(hi - lo, np.int64)
-        v = np.zeros(hi - lo, np.int64)
+        u = np.zeros(hi - lo, np.int32)  # u and v stay within int32 (wrapped, clipped)
+        v = np.zeros(hi - lo, np.int32)
         for t in range(steps):
-            for i in range(hi - lo):
-                n = lo + i
-                a = dendrite(acc[b, t, n], kind, exponent) if kind else 0
-                u[i], v[i], s = lif_update(u[i], v[i], a, cu, cv, bias[b, n], vth)
-                spikes[b, t, n] = s
-                if record:
-                    u_out[b, t, n] = u[i]
-                    v_out[b, t, n] = v[i]
+            a = acc[b, t, lo:hi] if kind else acc[0, 0, :0]
+            lif_step(a, kind, exponent, cu, cv, bias[b, lo:hi], vth, u, v, spikes[b, t, lo:hi])
+            if record:
+                u_out[b, t, lo:hi] = u
+                v_out[b, t, lo:hi] = v

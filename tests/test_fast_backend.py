@@ -160,3 +160,72 @@ def test_both_backends_refuse_inputs_that_do_not_fit(digits_run, backend):
         run(digits_run / "model.net", np.zeros((2, 1, 7, 7, 16), np.int32))
     with pytest.raises(LoihiSnnError, match="time steps"):
         run(digits_run / "model.net", np.zeros((2, 1, 8, 8, 5), np.int32))
+
+
+def _write_net(path, steps: int, layers: list[tuple]) -> None:
+    """A NetX file of (type, shape, weight or None, conv geometry) layers, all CUBA neurons with
+    iDecay 1024, vDecay 256, vThMant 60."""
+    with h5py.File(path, "w") as f:
+        f.create_dataset("simulation/Ts", data=1)
+        f.create_dataset("simulation/tSample", data=steps)
+        for index, (kind, shape, weight, geometry) in enumerate(layers):
+            g = f.create_group(f"layer/{index}")
+            g.create_dataset("type", (1,), "S10", [kind.encode()])
+            g.create_dataset("shape", data=np.array(shape))
+            if weight is not None:
+                g.create_dataset("weight", data=weight.astype(np.float32))
+                for key, value in (("iDecay", 1024), ("vDecay", 256), ("vThMant", 60)):
+                    g.create_dataset(f"neuron/{key}", data=value)
+                g.create_dataset("neuron/type", data=b"CUBA")
+            for key, value in geometry.items():
+                g.create_dataset(key, data=np.array(value))
+
+
+def test_event_kernels_on_grouped_dilated_convs(tmp_path):
+    """Binary input into grouped, dilated, strided and padded convs, then a dense layer: every
+    geometry the event-driven kernels index, with inputs mostly silent or mostly spiking."""
+    rng = np.random.default_rng(11)
+    conv1 = {"stride": [2, 2], "padding": [1, 2], "dilation": [2, 1], "groups": 2}
+    conv2 = {"stride": [1, 1], "padding": [0, 1], "dilation": [1, 1], "groups": 3}
+    path = tmp_path / "grouped.net"
+    _write_net(
+        path,
+        10,
+        [
+            ("input", [4, 9, 11], None, {}),
+            ("conv", [6, 4, 7], rng.integers(-40, 60, (6, 2, 3, 3, 1)), conv1),
+            ("conv", [6, 3, 7], rng.integers(-30, 70, (6, 2, 2, 3, 1)), conv2),
+            ("flatten", [126, 1, 1], None, {}),
+            ("dense", [9], rng.integers(-110, 110, (9, 126)), {}),
+        ],
+    )
+    rng = np.random.default_rng(5)
+    rate = rng.choice([0.1, 0.9], (3, 4, 9, 11, 1))  # pixels mostly silent or mostly spiking
+    inputs = (rng.random((3, 4, 9, 11, 10)) < rate).astype(np.int32)
+    fast = run_fast(path, inputs, record_states=True)
+    lava = run_lava(path, inputs, record_states=True)
+    _assert_same(fast, lava)
+    assert all(0 < s.mean() < 1 for s in fast.spikes)
+
+
+def test_graded_sums_wrap_in_int32_as_lava_dense(tmp_path):
+    """Weights of -1, 0, 1 (netx scales them to 128, exponent -7) on payloads of up to 2^24: the
+    sums pass 2^31. Lava's Dense takes the dot product in int32, wrapping, and its shift by 7 brings
+    wrapped bits into the input the neurons keep (the low 26 bits), so exact sums would differ."""
+    rng = np.random.default_rng(4)
+    path = tmp_path / "wide.net"
+    weight = rng.integers(-1, 2, (6, 64))
+    _write_net(
+        path,
+        8,
+        [
+            ("input", [64], None, {}),
+            ("dense", [6], weight, {}),
+            ("dense", [4], rng.integers(-100, 120, (4, 6)), {}),
+        ],
+    )
+    inputs = rng.integers(0, 1 << 24, (3, 64, 8)).astype(np.int32)
+    assert np.abs(np.einsum("oi,nit->not", weight * 128, inputs.astype(np.int64))).max() > 2**31
+    fast = run_fast(path, inputs, record_states=True)
+    lava = run_lava(path, inputs, record_states=True)
+    _assert_same(fast, lava)
