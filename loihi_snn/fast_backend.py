@@ -60,8 +60,8 @@ class FastLayer:
 
     @cached_property
     def internal_bias(self) -> np.ndarray:
-        """The bias (neurons,) int64 in the backend's neuron order."""
-        return _to_backend_order(self.bias, self.shape)
+        """The bias (neurons,) in the backend's neuron order, as Lava's int32 (wrapped)."""
+        return _to_backend_order(self.bias, self.shape).astype(np.int32)
 
 
 def _neuron(group: h5py.Group, kind: str) -> tuple[int, int, int]:
@@ -108,10 +108,22 @@ def _dense_weight(weight: np.ndarray) -> tuple[torch.Tensor, int]:
     return torch.from_numpy(np.asarray(w, dtype=np.float64)), int(exponent)
 
 
+def _reach(size: int, out: int, kernel: int, stride: int, pad: int, dilation: int) -> list:
+    """Along one axis of a conv, per input index, the (kernel index, output index) pairs it
+    contributes to, by output index."""
+    reach = []
+    for i in range(size):
+        taps = [(k, (i + pad - k * dilation) // stride) for k in range(kernel)]
+        hits = [(k, o) for k, o in taps if o * stride == i + pad - k * dilation and 0 <= o < out]
+        reach.append(sorted(hits, key=lambda pair: pair[1]))
+    return reach
+
+
 def _event_args(layer: FastLayer) -> tuple:
     """The arguments of a dense or conv layer's kernel between its input and the LIF parameters:
     :func:`dense_events` (int32 weight rows (inputs, N) in the input's backend order, exponent) or
-    :func:`conv_events` (int32 taps, the sums of an all-ones input, geometry tables)."""
+    :func:`conv_events` (int32 taps of runs of output columns side by side, the sums of an all-ones
+    input, geometry tables)."""
     w = layer.weight
     if layer.kind == "dense":
         rows = _to_backend_order(w.numpy(), layer.in_shape).T
@@ -121,25 +133,39 @@ def _event_args(layer: FastLayer) -> tuple:
     (c_in, h_in, w_in), (h_out, w_out) = layer.in_shape, layer.shape[1:]
     # taps[ky, kx, c, j] = w[g * C_out/groups + j, c - g * C_in/groups, ky, kx], g = c's group
     taps = w.reshape(groups, c_out // groups, c_in_group, kh, kw).permute(3, 4, 0, 2, 1)
-    taps = np.ascontiguousarray(taps.reshape(kh, kw, c_in, -1).numpy(), dtype=np.int32)
+    taps = taps.reshape(kh, kw, c_in, -1).numpy()
     conv = {"stride": geo.stride, "padding": geo.padding, "dilation": geo.dilation}
     ones = F.conv2d(torch.ones(1, c_in, h_in, w_in, dtype=w.dtype), w, groups=groups, **conv)
     base = np.ascontiguousarray(ones[0].permute(1, 2, 0).reshape(-1).numpy(), dtype=np.int32)
-    tables = []  # per input row (column): the (kernel row, output row) pairs it reaches, CSR
-    for axis, size, out, k_size in ((0, h_in, h_out, kh), (1, w_in, w_out, kw)):
-        stride, pad, dil = geo.stride[axis], geo.padding[axis], geo.dilation[axis]
-        reach = [
-            [
-                (k, (i + pad - k * dil) // stride)
-                for k in range(k_size)
-                if (i + pad - k * dil) % stride == 0 and 0 <= (i + pad - k * dil) // stride < out
-            ]
-            for i in range(size)
-        ]
-        pairs = np.array([pair for r in reach for pair in r], np.int64).reshape(-1, 2).T
-        tables += [np.cumsum([0] + [len(r) for r in reach]), *np.ascontiguousarray(pairs)]
+    axis = {"stride": geo.stride[0], "pad": geo.padding[0], "dilation": geo.dilation[0]}
+    rows = _reach(h_in, h_out, kh, **axis)
+    row_pairs = np.array([pair for r in rows for pair in r], np.int64).reshape(-1, 2).T
+    # per input column, runs of consecutive output columns (groups = 1: adjacent positions' sums
+    # are contiguous), each with its kernel columns' taps side by side, (kH, C_in, run length *
+    # C_out/groups), stored once per sequence of kernel columns in ``wide`` from ``offset``
+    blocks: list[np.ndarray] = []
+    offsets: dict[tuple[int, ...], int] = {}  # kernel columns of a run -> its taps in ``wide``
+    pointers, runs = [0], []  # CSR: per input column, its runs (output column, offset, size)
+    axis = {"stride": geo.stride[1], "pad": geo.padding[1], "dilation": geo.dilation[1]}
+    for reach in _reach(w_in, w_out, kw, **axis):
+        starts: list[tuple[int, list[int]]] = []
+        for k, o in reach:
+            if starts and groups == 1 and starts[-1][0] + len(starts[-1][1]) == o:
+                starts[-1][1].append(k)
+            else:
+                starts.append((o, [k]))
+        for o, ks in starts:
+            if tuple(ks) not in offsets:
+                offsets[tuple(ks)] = sum(block.size for block in blocks)
+                blocks.append(np.concatenate([taps[:, k] for k in ks], axis=-1).reshape(-1))
+            runs.append((o, offsets[tuple(ks)], len(ks) * taps.shape[3]))
+        pointers.append(len(runs))
+    wide = np.ascontiguousarray(np.concatenate(blocks), dtype=np.int32)
     group_first = np.arange(c_in) // c_in_group * (c_out // groups)
-    return (taps, base, h_in, w_in, *tables, w_out, c_out, group_first)
+    row_table = (np.cumsum([0] + [len(r) for r in rows]), *np.ascontiguousarray(row_pairs))
+    run_table = np.ascontiguousarray(np.array(runs, np.int64).reshape(-1, 3).T)
+    column_table = (np.array(pointers), *run_table)
+    return (wide, base, h_in, w_in, c_in, *row_table, *column_table, w_out, c_out, group_first)
 
 
 def load_layers(info: NetFile) -> list[FastLayer]:
@@ -241,16 +267,18 @@ def dense_events(
 def conv_events(
     x: np.ndarray,
     binary: bool,
-    taps: np.ndarray,
+    wide: np.ndarray,
     base: np.ndarray,
     h_in: int,
     w_in: int,
+    c_in: int,
     row_ptr: np.ndarray,
     row_k: np.ndarray,
     row_out: np.ndarray,
     col_ptr: np.ndarray,
-    col_k: np.ndarray,
     col_out: np.ndarray,
+    col_offset: np.ndarray,
+    col_size: np.ndarray,
     w_out: int,
     c_out: int,
     group_first: np.ndarray,
@@ -264,13 +292,13 @@ def conv_events(
     record: bool,
 ) -> None:
     """A conv layer on integer input x (B, T, H*W*C), per step: each input (y, x, c) that is not s
-    adds (x - s) * taps[ky, kx, c] ((kH, kW, C, C_out/groups) int32) to
-    every output position it reaches (the :meth:`FastLayer.event_args` tables), at channel
-    ``group_first[c]`` on. s = 0, except for a ``binary`` (0/1) frame with more 1s than 0s: s = 1
-    and the sums start from ``base``, those of an all-ones input. Then :func:`lif_step`; outputs
-    (B, T, H*W*C) as :func:`lif_run`."""
+    adds (x - s) times its taps to the sums of every output position it reaches: per (kernel row,
+    output row) of its row and per run of output columns of its column (:func:`_event_args`'s
+    tables), ``col_size`` values of ``wide`` (int32) from ``col_offset + (ky * C + c) * col_size``
+    at channel ``group_first[c]`` of the run's first position. s = 0, except for a ``binary``
+    (0/1) frame with more 1s than 0s: s = 1 and the sums start from ``base``, those of an all-ones
+    input. Then :func:`lif_step`; outputs (B, T, H*W*C) as :func:`lif_run`."""
     batch, steps, neurons = spikes.shape
-    c_in, c_group = taps.shape[2:]
     for b in prange(batch):
         u = np.zeros(neurons, np.int32)
         v = np.zeros(neurons, np.int32)
@@ -298,12 +326,15 @@ def conv_events(
                     for ry in range(row_ptr[iy], row_ptr[iy + 1]):
                         for rx in range(col_ptr[ix], col_ptr[ix + 1]):
                             o = (row_out[ry] * w_out + col_out[rx]) * c_out
-                            tap = taps[row_k[ry], col_k[rx]]
+                            size = col_size[rx]
+                            taps = col_offset[rx] + row_k[ry] * c_in * size
                             for e in range(count):
                                 c = channels[e]
-                                first = o + group_first[c]
+                                first, source = o + group_first[c], taps + c * size
                                 d = scale if binary else frame[at + c]
-                                _add_times(acc[first : first + c_group], tap[c], d)
+                                _add_times(
+                                    acc[first : first + size], wide[source : source + size], d
+                                )
             lif_step(acc, 2, 0, cu, cv, bias, vth, u, v, spikes[b, t])
             if record:
                 u_out[b, t] = u
@@ -349,6 +380,7 @@ def _simulate_batch(
         vs = np.empty_like(us)
         if layer.kind == "input":
             bias = _to_backend_order(inputs.reshape(n, -1) << BIAS_EXP, layer.shape)
+            bias = bias.astype(np.int32)  # as Lava's int32 bias_mant << bias_exp
             acc = np.zeros((1, 1, 1), np.int32)
             lif_run(acc, 0, 0, layer.cu, layer.cv, bias, layer.vth, spikes, us, vs, record)
         else:

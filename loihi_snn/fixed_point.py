@@ -124,9 +124,10 @@ def lif_run(
     """Run a LIF population from zero state over T steps for a batch.
 
     acc: synaptic sums (B, T, N), integers in any int or float dtype, finished by :func:`dendrite`
-    with ``kind`` and ``exponent`` (unread for kind 0: any non-empty 3-D array); bias: (B, N) int64
-    effective bias. Writes spikes (B, T, N) as 0/1 in their dtype (float32 for a next layer's
-    float input) and, when ``record``, u_out and v_out (B, T, N) int64, the states after each step.
+    with ``kind`` and ``exponent`` (unread for kind 0: any non-empty 3-D array); bias: (B, N)
+    effective bias, int64 or int32. Writes spikes (B, T, N) as 0/1 in their dtype (float32 for a
+    next layer's float input) and, when ``record``, u_out and v_out (B, T, N) int64, the states
+    after each step.
     """
     batch, steps, neurons = spikes.shape
     blocks = (neurons + BLOCK - 1) // BLOCK

@@ -187,6 +187,7 @@ def test_event_kernels_on_grouped_dilated_convs(tmp_path):
     rng = np.random.default_rng(11)
     conv1 = {"stride": [2, 2], "padding": [1, 2], "dilation": [2, 1], "groups": 2}
     conv2 = {"stride": [1, 1], "padding": [0, 1], "dilation": [1, 1], "groups": 3}
+    conv3 = {"stride": [1, 1], "padding": [1, 1], "dilation": [2, 1], "groups": 1}
     path = tmp_path / "grouped.net"
     _write_net(
         path,
@@ -195,8 +196,9 @@ def test_event_kernels_on_grouped_dilated_convs(tmp_path):
             ("input", [4, 9, 11], None, {}),
             ("conv", [6, 4, 7], rng.integers(-40, 60, (6, 2, 3, 3, 1)), conv1),
             ("conv", [6, 3, 7], rng.integers(-30, 70, (6, 2, 2, 3, 1)), conv2),
-            ("flatten", [126, 1, 1], None, {}),
-            ("dense", [9], rng.integers(-110, 110, (9, 126)), {}),
+            ("conv", [5, 3, 7], rng.integers(-40, 50, (5, 6, 2, 3, 1)), conv3),
+            ("flatten", [105, 1, 1], None, {}),
+            ("dense", [9], rng.integers(-110, 110, (9, 105)), {}),
         ],
     )
     rng = np.random.default_rng(5)
