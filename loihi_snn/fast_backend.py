@@ -227,10 +227,10 @@ def dense_events(
     record: bool,
 ) -> None:
     """A dense layer on integer input x (B, T, inputs): per sample, each input's weight row (rows:
-    (inputs, N) int32) is read once and added times (x - s) to the sums of
-    the steps where x is not s. s = 0, except for a ``binary`` (0/1) input that is 1 in most steps:
-    s = 1 and its row is added to every step once. Then :func:`lif_step` per step; bias (N,);
-    outputs as :func:`lif_run`."""
+    (inputs, N) int32) is read once and added times (x - s) to the sums of the steps where x is not
+    s. s = 0, except for a ``binary`` (0/1) input that is 1 in most steps: s = 1 and its row is
+    added to every step once. Then :func:`lif_step` per step; bias (N,); outputs as
+    :func:`lif_run`."""
     batch, steps, neurons = spikes.shape
     for b in prange(batch):
         acc = np.zeros((steps, neurons), np.int32)

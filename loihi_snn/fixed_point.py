@@ -75,7 +75,7 @@ def dendrite(acc: float, kind: int, exponent: int) -> int:
 
 
 @njit(inline="always")
-def _lif_loops(
+def _lif_loop(
     acc: np.ndarray,
     kind: int,
     exponent: int,
@@ -87,22 +87,10 @@ def _lif_loops(
     v: np.ndarray,
     spikes: np.ndarray,
 ) -> None:
-    """:func:`lif_step`'s loops: one per kind, so that each is branch-free and vectorises."""
-    if kind == 0:
-        for i in range(u.size):
-            u[i], v[i], spikes[i] = lif_update(u[i], v[i], 0, cu, cv, bias[i], vth)
-    elif kind == 1:
-        for i in range(u.size):
-            a = dendrite(acc[i], 1, exponent)
-            u[i], v[i], spikes[i] = lif_update(u[i], v[i], a, cu, cv, bias[i], vth)
-    elif kind == 2:
-        for i in range(u.size):
-            a = dendrite(acc[i], 2, exponent)
-            u[i], v[i], spikes[i] = lif_update(u[i], v[i], a, cu, cv, bias[i], vth)
-    else:
-        for i in range(u.size):
-            a = dendrite(acc[i], 3, exponent)
-            u[i], v[i], spikes[i] = lif_update(u[i], v[i], a, cu, cv, bias[i], vth)
+    """:func:`lif_step`'s loop (compiled per constant kind and cu = 0)."""
+    for i in range(u.size):
+        a = dendrite(acc[i], kind, exponent) if kind else 0
+        u[i], v[i], spikes[i] = lif_update(u[i], v[i], a, cu, cv, bias[i], vth)
 
 
 @njit(inline="always")
@@ -120,12 +108,13 @@ def lif_step(
 ) -> None:
     """One time step of N neurons: acc (N,) synaptic sums finished by :func:`dendrite` with
     ``kind`` and ``exponent`` (unread for kind 0); bias (N,); u, v (N,) states, updated in place;
-    spikes (N,) written 0/1. cu = 0 (no current carried over: iDecay 4096, as in lava-dl's CUBA
-    networks) is compiled with the constant, which drops the current's decay (a third faster)."""
+    spikes (N,) written 0/1. Pass ``kind`` as a constant: the loop is then branch-free and
+    vectorises. cu = 0 (no current carried over: iDecay 4096, as in lava-dl's CUBA networks) is
+    compiled with the constant, which drops the current's decay (a third faster)."""
     if cu == 0:
-        _lif_loops(acc, kind, exponent, 0, cv, bias, vth, u, v, spikes)
+        _lif_loop(acc, kind, exponent, 0, cv, bias, vth, u, v, spikes)
     else:
-        _lif_loops(acc, kind, exponent, cu, cv, bias, vth, u, v, spikes)
+        _lif_loop(acc, kind, exponent, cu, cv, bias, vth, u, v, spikes)
 
 
 @njit(parallel=True, cache=True)
@@ -160,7 +149,15 @@ def lif_run(
         v = np.zeros(hi - lo, np.int32)
         for t in range(steps):
             a = acc[b, t, lo:hi] if kind else acc[0, 0, :0]
-            lif_step(a, kind, exponent, cu, cv, bias[b, lo:hi], vth, u, v, spikes[b, t, lo:hi])
+            bias_bt, spikes_bt = bias[b, lo:hi], spikes[b, t, lo:hi]
+            if kind == 0:  # a constant kind per call: one vectorised loop each
+                lif_step(a, 0, exponent, cu, cv, bias_bt, vth, u, v, spikes_bt)
+            elif kind == 1:
+                lif_step(a, 1, exponent, cu, cv, bias_bt, vth, u, v, spikes_bt)
+            elif kind == 2:
+                lif_step(a, 2, exponent, cu, cv, bias_bt, vth, u, v, spikes_bt)
+            else:
+                lif_step(a, 3, exponent, cu, cv, bias_bt, vth, u, v, spikes_bt)
             if record:
                 u_out[b, t, lo:hi] = u
                 v_out[b, t, lo:hi] = v
