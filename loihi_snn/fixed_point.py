@@ -149,15 +149,15 @@ def lif_run(
         v = np.zeros(hi - lo, np.int32)
         for t in range(steps):
             a = acc[b, t, lo:hi] if kind else acc[0, 0, :0]
-            bias_bt, spikes_bt = bias[b, lo:hi], spikes[b, t, lo:hi]
+            bias_b, spikes_bt = bias[b, lo:hi], spikes[b, t, lo:hi]
             if kind == 0:  # a constant kind per call: one vectorised loop each
-                lif_step(a, 0, exponent, cu, cv, bias_bt, vth, u, v, spikes_bt)
+                lif_step(a, 0, exponent, cu, cv, bias_b, vth, u, v, spikes_bt)
             elif kind == 1:
-                lif_step(a, 1, exponent, cu, cv, bias_bt, vth, u, v, spikes_bt)
+                lif_step(a, 1, exponent, cu, cv, bias_b, vth, u, v, spikes_bt)
             elif kind == 2:
-                lif_step(a, 2, exponent, cu, cv, bias_bt, vth, u, v, spikes_bt)
+                lif_step(a, 2, exponent, cu, cv, bias_b, vth, u, v, spikes_bt)
             else:
-                lif_step(a, 3, exponent, cu, cv, bias_bt, vth, u, v, spikes_bt)
+                lif_step(a, 3, exponent, cu, cv, bias_b, vth, u, v, spikes_bt)
             if record:
                 u_out[b, t, lo:hi] = u
                 v_out[b, t, lo:hi] = v
