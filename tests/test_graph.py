@@ -13,10 +13,11 @@ import pytest
 import torch
 
 from loihi_snn.errors import LoihiSnnError
-from loihi_snn.evaluation import verify
+from loihi_snn.evaluation import run_backend, test_inputs, verify
 from loihi_snn.fast_graph import run_graph_fast
 from loihi_snn.graph import Graph, Layer, Neuron, Projection, read_graph, validate, write_graph
 from loihi_snn.lava_graph import run_lava_graph
+from loihi_snn.netfile import read_network
 from loihi_snn.recipe import LayerSpec, NeuronSpec
 from loihi_snn.resnet import GraphNet, Term
 
@@ -228,6 +229,17 @@ def test_trained_resnet_is_bit_exact_in_lava_and_fast_backend(resnet_run):
         assert len(checks) == 7
         assert sum(c.model_spikes for c in checks) > 0
         assert [c.mismatches for c in checks] == [0] * 7, backend
+
+
+def test_trained_resnet_states_agree_between_lava_and_fast_backend(resnet_run):
+    graph = read_network(resnet_run / "model.net")
+    x = test_inputs(graph, 4).x
+    lava = run_backend("lava", graph, x, record_states=True)
+    fast = run_backend("fast", graph, x, record_states=True)
+    for k in range(len(graph.populations)):
+        np.testing.assert_array_equal(lava.spikes[k], fast.spikes[k])
+        np.testing.assert_array_equal(lava.u[k], fast.u[k])
+        np.testing.assert_array_equal(lava.v[k], fast.v[k])
 
 
 def test_netx_refuses_graph_files_but_reads_format_1(resnet_run, digits_run):
