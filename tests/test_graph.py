@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 
+from loihi_snn import evaluation
 from loihi_snn.errors import LoihiSnnError
-from loihi_snn.evaluation import run_backend, test_inputs, verify
+from loihi_snn.evaluation import run_backend, verify
 from loihi_snn.fast_graph import run_graph_fast
 from loihi_snn.graph import Graph, Layer, Neuron, Projection, read_graph, validate, write_graph
 from loihi_snn.lava_graph import run_lava_graph
@@ -233,7 +234,7 @@ def test_trained_resnet_is_bit_exact_in_lava_and_fast_backend(resnet_run):
 
 def test_trained_resnet_states_agree_between_lava_and_fast_backend(resnet_run):
     graph = read_network(resnet_run / "model.net")
-    x = test_inputs(graph, 4).x
+    x = evaluation.test_inputs(graph, 4).x
     lava = run_backend("lava", graph, x, record_states=True)
     fast = run_backend("fast", graph, x, record_states=True)
     for k in range(len(graph.populations)):
