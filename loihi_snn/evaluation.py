@@ -35,12 +35,11 @@ def run_backend(
     if backend not in BACKENDS:
         raise LoihiSnnError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
     if isinstance(info, Graph):
-        from .fast_graph import check_inputs, run_graph_fast
+        from .fast_graph import run_graph_fast
         from .lava_graph import run_lava_graph
 
         if backend == "fast":
             return run_graph_fast(info, inputs, steps, record_all, record_states)
-        steps = check_inputs(info, inputs, steps)
         return run_lava_graph(info, inputs, steps, record_all, hardware, record_states)
     if backend == "fast":
         from .fast_backend import run_fast

@@ -32,7 +32,7 @@ from numba import njit, prange
 from .errors import LoihiSnnError
 from .fixed_point import lif_run, lif_step
 from .netfile import ConvGeometry, NetFile, conv_geometry, prepare_run
-from .result import SimResult
+from .result import SimResult, stack_batches
 
 FLOAT32_EXACT = 1 << 24  # every integer of magnitude below this is exact in float32 (fast_graph)
 BIAS_EXP = 6  # netx builds every LIF with bias_exp = 6
@@ -408,27 +408,24 @@ def run_fast(
     info, steps = prepare_run(net, inputs, time_steps)
     layers = load_layers(info)
     began = time.time()
-    keep = range(len(layers)) if record_all else [len(layers) - 1]
     last = len(layers) - 1
+    keep = list(range(len(layers))) if record_all else [last]
     state_layers = set(keep) if record_states else set()
     if info.voltage_readout:
         state_layers.add(last)
-    parts: dict[int, list[list[np.ndarray]]] = {k: [[], [], []] for k in keep}
-    for start in range(0, len(inputs), batch_size):
-        batch = np.asarray(inputs[start : start + batch_size], dtype=np.int64)
-        if not info.input_neuron:  # (n, ..., T) -> (n, T, ...)
-            batch = np.moveaxis(batch, -1, 1)
-        traces = _simulate_batch(layers, batch, steps, state_layers)
-        for k in keep:
-            for slot, trace in enumerate(traces[k]):
-                if trace is not None:
-                    parts[k][slot].append(_file_order(trace, layers[k].shape))
-    stacked = {k: [np.concatenate(p) if p else None for p in parts[k]] for k in keep}
-    spikes = [stacked[k][0] for k in keep]
-    u = [stacked[k][1] for k in keep] if record_states else None
-    v = [stacked[k][2] for k in keep] if record_states else None
+
+    def batches():
+        for start in range(0, len(inputs), batch_size):
+            batch = np.asarray(inputs[start : start + batch_size], dtype=np.int64)
+            if not info.input_neuron:  # (n, ..., T) -> (n, T, ...)
+                batch = np.moveaxis(batch, -1, 1)
+            yield dict(enumerate(_simulate_batch(layers, batch, steps, state_layers)))
+
+    spikes, u, v = stack_batches(batches(), keep, lambda k, t: _file_order(t, layers[k].shape))
     if info.voltage_readout:
-        readout = stacked[last][2][:, :, -1].astype(np.int64)
+        readout = v[-1][:, :, -1].astype(np.int64)
     else:
         readout = spikes[-1].sum(-1).astype(np.int64)
+    if not record_states:
+        u = v = None
     return SimResult(spikes, readout, info.voltage_readout, time.time() - began, u, v)

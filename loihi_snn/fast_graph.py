@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 from numba import njit, prange
 
-from .errors import LoihiSnnError
 from .fast_backend import BIAS_EXP, FLOAT32_EXACT, _dense_weight
 from .fixed_point import dendrite, lif_run
 from .graph import Graph, Projection, lowered
-from .result import SimResult
+from .netfile import prepare_run
+from .result import SimResult, stack_batches
 
 
 @njit(parallel=True, cache=True)
@@ -115,19 +115,6 @@ class GraphRunner:
         return traces
 
 
-def check_inputs(graph: Graph, inputs: np.ndarray, time_steps: int | None) -> int:
-    """The time steps of a run of ``inputs`` (n, *input_shape, T); refuses what does not fit."""
-    steps = time_steps or graph.time_steps
-    if tuple(inputs.shape[1:-1]) != tuple(graph.input_shape):
-        raise LoihiSnnError(
-            f"input samples have shape {tuple(inputs.shape[1:-1])} but {graph.path} expects "
-            f"{graph.input_shape}"
-        )
-    if inputs.shape[-1] != steps:
-        raise LoihiSnnError(f"inputs have {inputs.shape[-1]} time steps, the file {steps}")
-    return steps
-
-
 def run_graph_fast(
     graph: Graph,
     inputs: np.ndarray,
@@ -138,21 +125,17 @@ def run_graph_fast(
 ) -> SimResult:
     """Simulate a graph as :func:`loihi_snn.lava_graph.run_lava_graph` would; traces of every
     population in file order (or the last only), readout = output spike counts."""
-    check_inputs(graph, inputs, time_steps)
+    prepare_run(graph, inputs, time_steps)
     runner = GraphRunner(graph)
     began = time.time()
     keep = graph.populations if record_all else graph.populations[-1:]
-    parts: dict[int, list[list[np.ndarray]]] = {k: [[], [], []] for k in keep}
-    for start in range(0, len(inputs), batch_size):
-        traces = runner.run_batch(inputs[start : start + batch_size], record_states)
-        for k in keep:
-            for slot, trace in enumerate(traces[k]):
-                if trace is not None:
-                    trace = trace.astype(np.int8) if slot == 0 else trace
-                    parts[k][slot].append(trace.transpose(0, 2, 1))
-    stacked = {k: [np.concatenate(p) if p else None for p in parts[k]] for k in keep}
-    spikes = [stacked[k][0] for k in keep]
-    u = [stacked[k][1] for k in keep] if record_states else None
-    v = [stacked[k][2] for k in keep] if record_states else None
+    batches = (
+        runner.run_batch(inputs[start : start + batch_size], record_states)
+        for start in range(0, len(inputs), batch_size)
+    )
+    spikes, u, v = stack_batches(batches, keep, lambda _, trace: trace.transpose(0, 2, 1))
+    spikes = [s.astype(np.int8) for s in spikes]
+    if not record_states:
+        u = v = None
     readout = spikes[-1].sum(-1).astype(np.int64)
     return SimResult(spikes, readout, False, time.time() - began, u, v)

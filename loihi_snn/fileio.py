@@ -1,4 +1,5 @@
-"""Atomic file writing: write to a temporary file beside the target, then rename."""
+"""Atomic file writing (a temporary file beside the target, then rename), and opening network
+files with clear errors."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+import h5py
+
+from .errors import LoihiSnnError
 
 
 @contextlib.contextmanager
@@ -29,3 +34,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def write_json(path: str | Path, data: object) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def open_hdf5(path: Path) -> h5py.File:
+    """Open a network file for reading; a missing or unreadable file is a LoihiSnnError that
+    says what to do."""
+    if not path.is_file():
+        raise LoihiSnnError(f"network file {path} not found: export one with 'loihi-snn export'")
+    try:
+        return h5py.File(path, "r")
+    except OSError:
+        raise LoihiSnnError(
+            f"{path} is not a readable HDF5 file (truncated or corrupt?): re-export it"
+        ) from None

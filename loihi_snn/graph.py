@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from .errors import LoihiSnnError
-from .fileio import atomic_path
+from .fileio import atomic_path, open_hdf5
 
 GRAPH_FORMAT = 2
 PROJECTION_TYPES = ("dense", "conv", "pool", "identity")
@@ -441,13 +441,7 @@ def _read_layer(g: h5py.Group) -> Layer:
 def read_graph(path: str | Path) -> Graph:
     """Read and validate a format-2 file; every problem is a LoihiSnnError naming the layer."""
     path = Path(path)
-    if not path.is_file():
-        raise LoihiSnnError(f"network file {path} not found: export one with 'loihi-snn export'")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise LoihiSnnError(f"{path} is not a readable HDF5 file (truncated or corrupt?)") from None
-    with f:
+    with open_hdf5(path) as f:
         version = int(f.attrs.get("loihi_snn_format", 1))
         if version != GRAPH_FORMAT:
             raise LoihiSnnError(

@@ -23,6 +23,7 @@ from lava.lib.dl.netx.utils import optimize_weight_bits
 
 from .graph import Graph, Projection, lowered
 from .lava_run import _run_config, _to_lava, cut_windows, pad_steps, stream
+from .netfile import prepare_run
 from .result import SimResult
 
 GRADED_BITS = 8  # message bits of graded input payloads
@@ -145,7 +146,7 @@ class _Builder:
 def run_lava_graph(
     graph: Graph,
     inputs: np.ndarray,
-    steps: int,
+    time_steps: int | None = None,
     record_all: bool = True,
     hardware: bool = False,
     record_states: bool = False,
@@ -153,6 +154,7 @@ def run_lava_graph(
     """Run ``n`` samples (n, *input_shape, T) of integer spikes or graded payloads through the
     graph in one pipelined Lava run; traces of every population in file order, each in its own
     window (see the module docstring)."""
+    _, steps = prepare_run(graph, inputs, time_steps)
     run_cfg = _run_config(hardware)
     built = _Builder(graph, inputs, steps)
     pops = graph.populations

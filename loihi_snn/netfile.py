@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 
 from .errors import LoihiSnnError
+from .fileio import open_hdf5
 from .graph import GRAPH_FORMAT, Graph, file_format, read_graph
 
 # A readout layer whose threshold sits at the 24-bit voltage limit never spikes (netx's default
@@ -114,21 +115,23 @@ def _check_weights(path: Path, index: int, kind: str, weight: np.ndarray) -> Non
 
 
 def prepare_run(
-    net: str | Path | NetFile, inputs: np.ndarray, time_steps: int | None
-) -> tuple[NetFile, int]:
+    net: str | Path | NetFile | Graph, inputs: np.ndarray, time_steps: int | None
+) -> tuple[NetFile | Graph, int]:
     """The validated file and the time steps per sample for a run of ``inputs`` (shared by the
     backends): for a file whose first synapse takes the input, (n, *input_shape, T) with T the
-    steps; for a file with input neurons, their bias per sample (n, *input_shape)."""
-    info = net if isinstance(net, NetFile) else read_netfile(net)
+    steps; for a file with input neurons, their bias per sample (n, *input_shape). A sequential
+    file also takes samples of another shape with as many values (netx flattens them); a graph's
+    loaders read the shape, so it must match."""
+    info = net if isinstance(net, NetFile | Graph) else read_network(net)
     steps = time_steps or info.time_steps
     if not steps:
         raise LoihiSnnError(f"{info.path} does not store its time steps: pass --steps")
     sample_shape = inputs.shape[1:] if info.input_neuron else inputs.shape[1:-1]
-    if tuple(sample_shape) != tuple(info.input_shape) and math.prod(sample_shape) != math.prod(
-        info.input_shape
-    ):
+    flat_ok = isinstance(info, NetFile) and math.prod(sample_shape) == math.prod(info.input_shape)
+    if tuple(sample_shape) != tuple(info.input_shape) and not flat_ok:
+        name = info.path.name if info.path else "the network"
         raise LoihiSnnError(
-            f"input samples have shape {tuple(sample_shape)} but {info.path.name} expects "
+            f"input samples have shape {tuple(sample_shape)} but {name} expects "
             f"{info.input_shape}"
         )
     if not info.input_neuron and inputs.shape[-1] != steps:
@@ -139,15 +142,7 @@ def prepare_run(
 def read_netfile(path: str | Path) -> NetFile:
     """Open and check ``path``; raise LoihiSnnError with what to do on any problem."""
     path = Path(path)
-    if not path.is_file():
-        raise LoihiSnnError(f"network file {path} not found: export one with 'loihi-snn export'")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise LoihiSnnError(
-            f"{path} is not a readable HDF5 file (truncated or corrupt?): re-export it"
-        ) from None
-    with f:
+    with open_hdf5(path) as f:
         try:
             return _parse(path, f)
         except (KeyError, ValueError, TypeError, OSError) as err:

@@ -191,7 +191,7 @@ class GraphNet(torch.nn.Module):
         self.neurons = torch.nn.ModuleList(neurons)
         self.num_classes = shape[0]
         self.time_steps = 1
-        self._twin: Graph | None = None
+        self._twin = None  # eval mode: the GraphRunner of the integer twin
 
     # -- training forward (SLAYER) and eval forward (integer twin) ------------------------------
 
@@ -221,12 +221,12 @@ class GraphNet(torch.nn.Module):
             return [s.reshape(s.shape[0], -1, s.shape[-1]) for s in self._float_layers(x)]
         from .fast_graph import GraphRunner
 
-        if self._twin is None:
-            self._twin = self.to_graph(x.shape[-1])
-        traces = GraphRunner(self._twin).run_batch(x.detach().cpu().numpy().astype(np.int64))
+        if self._twin is None:  # built once per eval phase (train() drops it)
+            self._twin = GraphRunner(self.to_graph(x.shape[-1]))
+        traces = self._twin.run_batch(x.detach().cpu().numpy().astype(np.int64))
         return [
             torch.from_numpy(traces[i][0]).transpose(1, 2).contiguous()
-            for i in self._twin.populations
+            for i in self._twin.graph.populations
         ]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

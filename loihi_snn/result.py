@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,3 +30,25 @@ class SimResult:
     def predictions(self) -> np.ndarray:
         """Class per sample: argmax of the readout, lowest index on ties."""
         return self.readout.argmax(1)
+
+
+Traces = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]  # spikes, u, v of one layer
+
+
+def stack_batches(
+    batches: Iterable[dict[int, Traces]],
+    keep: list[int],
+    file_order: Callable[[int, np.ndarray], np.ndarray],
+) -> tuple[list[np.ndarray], list[np.ndarray | None], list[np.ndarray | None]]:
+    """Join the per-batch traces of layers ``keep`` into spikes, u and v lists, each entry
+    (n, neurons, T) in file order, or None for a state the layer did not record;
+    ``file_order(layer, trace)`` converts one batch's (n, T, neurons) trace of a layer."""
+    parts: dict[int, list[list[np.ndarray]]] = {k: [[], [], []] for k in keep}
+    for traces in batches:
+        for k in keep:
+            for slot, trace in enumerate(traces[k]):
+                if trace is not None:
+                    parts[k][slot].append(file_order(k, trace))
+    stacked = [[np.concatenate(p) if p else None for p in parts[k]] for k in keep]
+    spikes, u, v = ([layer[slot] for layer in stacked] for slot in range(3))
+    return spikes, u, v
