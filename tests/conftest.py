@@ -28,24 +28,24 @@ def repo() -> Path:
     return REPO
 
 
-@pytest.fixture(scope="session")
-def digits_run(tmp_path_factory) -> Path:
-    """digits_mlp trained for 3 epochs, exported to <run>/model.net."""
-    run = tmp_path_factory.mktemp("digits") / "run"
-    recipe = load_recipe(REPO / "train" / "digits_mlp.toml")
-    recipe.train.epochs = 3
+def _trained(tmp_path_factory, recipe_name: str, epochs: int) -> Path:
+    """Train ``train/<recipe_name>.toml`` for ``epochs`` and export it to <run>/model.net."""
+    run = tmp_path_factory.mktemp(recipe_name) / "run"
+    recipe = load_recipe(REPO / "train" / f"{recipe_name}.toml")
+    recipe.train.epochs = epochs
     train(recipe, run, progress=False)
     export(run, run / "model.net")
     return run
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory) -> Path:
+    """digits_mlp trained for 3 epochs, exported to <run>/model.net."""
+    return _trained(tmp_path_factory, "digits_mlp", 3)
 
 
 @pytest.fixture(scope="session")
 def resnet_run(tmp_path_factory) -> Path:
     """digits_resnet (stem, two residual blocks, pooling, dense) trained for 2 epochs, exported
     to <run>/model.net (a graph file, format 2)."""
-    run = tmp_path_factory.mktemp("resnet") / "run"
-    recipe = load_recipe(REPO / "train" / "digits_resnet.toml")
-    recipe.train.epochs = 2
-    train(recipe, run, progress=False)
-    export(run, run / "model.net")
-    return run
+    return _trained(tmp_path_factory, "digits_resnet", 2)
