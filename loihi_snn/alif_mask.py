@@ -59,7 +59,7 @@ Lava adds no step inside it; see loihi_snn/processes/alif_mask and sim/ALIF_MASK
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -68,6 +68,7 @@ from numba import njit
 
 from .errors import LoihiSnnError
 from .fixed_point import rshift0
+from .layer_types import LavaNode, LayerType
 
 Q = 12  # fractional bits of u, a, theta, the drive and the 12-bit parameters
 ONE = 1 << Q
@@ -76,6 +77,7 @@ W_MAX = 127  # DS weight mantissas are 8-bit signed, symmetric
 E_MAX = 24  # largest weight exponent
 K1, K2 = 5, 7  # DS1 and DS2 depth-wise kernel sizes
 MODES = ("persist", "reset", "frozen")
+NORMS = ("dynamic", "frozen")  # per-step min-max (embedded CPU) or frozen statistics (neurocores)
 PERSIST, RESET, FROZEN = range(3)
 
 
@@ -146,6 +148,17 @@ def minmax_invert(z: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(cache=True)
+def frozen_invert(z: np.ndarray, lo: np.ndarray, span: np.ndarray, out: np.ndarray) -> None:
+    """The neurocore-only form (spec §1.9): frozen per-channel statistics lo_c, span_c (trained
+    running values, units of Z) make normalisation and inversion one affine map,
+    out = 4096 - floor(((z - lo_c) << 12) / span_c) (floor division; not clipped)."""
+    for c in range(z.shape[0]):
+        for i in range(z.shape[1]):
+            for j in range(z.shape[2]):
+                out[c, i, j] = ONE - ((z[c, i, j] - lo[c]) << Q) // span[c]
+
+
+@njit(cache=True)
 def start_sample(u: np.ndarray, a: np.ndarray, a_init: np.ndarray, mode: int) -> None:
     """State at the first step of a sample: u = 0; a = a_init in ``reset`` mode (any dtype)."""
     u[:] = 0
@@ -166,6 +179,8 @@ def mask_step(
     rho: int,
     gamma: int,
     theta0: int,
+    norm_lo: np.ndarray,
+    norm_span: np.ndarray,
     adapt: bool,
     u: np.ndarray,
     a: np.ndarray,
@@ -175,7 +190,8 @@ def mask_step(
 ) -> None:
     """One time step of one sample, all arrays (C, H, W) int64 except the weights (module doc).
 
-    x: the gated signal; u, a: states (Q12), updated in place (a only when ``adapt``); theta:
+    x: the gated signal; norm_lo, norm_span (C,): frozen statistics, or empty for the per-step
+    min-max; u, a: states (Q12), updated in place (a only when ``adapt``); theta:
     written with the threshold of the next step (Q12); y: the gated output; s: ALIF spikes 0/1
     (1 = value eliminated).
     """
@@ -187,7 +203,10 @@ def mask_step(
     z = np.empty((c, h, w), np.int64)
     ds_conv(z1, dw2, pw2, shift2, z)
     drive = np.empty((c, h, w), np.int64)
-    minmax_invert(z, drive)
+    if norm_span.size:
+        frozen_invert(z, norm_lo, norm_span, drive)
+    else:
+        minmax_invert(z, drive)
     for k in range(c):
         for i in range(h):
             for j in range(w):
@@ -214,6 +233,8 @@ def mask_run(
     rho: int,
     gamma: int,
     theta0: int,
+    norm_lo: np.ndarray,
+    norm_span: np.ndarray,
     a_init: np.ndarray,
     mode: int,
     y: np.ndarray,
@@ -234,8 +255,8 @@ def mask_run(
         for t in range(steps):
             xt[:] = x[b, :, :, :, t]
             mask_step(
-                xt, dw1, pw1, shift1, dw2, pw2, shift2, lam, rho, gamma, theta0,
-                mode != FROZEN, u, a, theta, yt, st,
+                xt, dw1, pw1, shift1, dw2, pw2, shift2, lam, rho, gamma, theta0, norm_lo,
+                norm_span, mode != FROZEN, u, a, theta, yt, st,
             )
             y[b, :, :, :, t] = yt
             s[b, :, :, :, t] = st
@@ -247,7 +268,9 @@ class MaskParams:
 
     dw1 (2, 5, 5), pw1 (C/r, 2), dw2 (C/r, 7, 7), pw2 (C, C/r): weight mantissas in torch order
     (int64, [-127, 127]); shift1, shift2: each DS conv's right shift (e_dw + e_pw); lam, rho, gamma,
-    theta0: Q12; a_init (C, H, W): initial adaptation state, Q12 in [0, 4096].
+    theta0: Q12; a_init (C, H, W): initial adaptation state, Q12 in [0, 4096]; norm_lo,
+    norm_span (C,): frozen normalisation statistics in units of Z (the neurocore-only variant),
+    empty for the per-step min-max.
     """
 
     dw1: np.ndarray
@@ -261,9 +284,11 @@ class MaskParams:
     gamma: int
     theta0: int
     a_init: np.ndarray
+    norm_lo: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    norm_span: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __post_init__(self) -> None:
-        for name in ("dw1", "pw1", "dw2", "pw2", "a_init"):
+        for name in ("dw1", "pw1", "dw2", "pw2", "a_init", "norm_lo", "norm_span"):
             setattr(self, name, np.ascontiguousarray(getattr(self, name), np.int64))
         c, r = self.pw2.shape
         shapes = {"dw1": (2, K1, K1), "pw1": (r, 2), "dw2": (r, K2, K2)}
@@ -273,6 +298,12 @@ class MaskParams:
                                     f"expected {want}")
         if self.a_init.ndim != 3 or self.a_init.shape[0] != c:
             raise LoihiSnnError(f"ALIF mask: a_init {self.a_init.shape} does not match C = {c}")
+        if self.norm_lo.shape != self.norm_span.shape or self.norm_span.size not in (0, c):
+            raise LoihiSnnError(f"ALIF mask: frozen statistics must hold C = {c} values each")
+        if self.norm_span.size and (self.norm_span.min() < 1 or self.norm_span.max() > 2**24):
+            raise LoihiSnnError("ALIF mask: frozen spans must lie in [1, 2^24]")
+        if self.norm_lo.size and np.abs(self.norm_lo).max() > Z_MAX:
+            raise LoihiSnnError("ALIF mask: frozen minima must fit 24 bits")
         for name in ("shift1", "shift2", "lam", "rho", "gamma", "theta0"):
             setattr(self, name, int(getattr(self, name)))
         ranges = {
@@ -285,6 +316,10 @@ class MaskParams:
             value = np.asarray(getattr(self, name))
             if value.min() < lo or value.max() > hi:
                 raise LoihiSnnError(f"ALIF mask: {name} outside [{lo}, {hi}]")
+
+    @property
+    def frozen_norm(self) -> bool:
+        return bool(self.norm_span.size)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -318,7 +353,7 @@ def run_twin(
     p = params
     mask_run(
         x, p.dw1, p.pw1, p.shift1, p.dw2, p.pw2, p.shift2, p.lam, p.rho, p.gamma, p.theta0,
-        p.a_init, mode_index(mode), y, s, u, a,
+        p.norm_lo, p.norm_span, p.a_init, mode_index(mode), y, s, u, a,
     )
     return y, s.astype(np.int8), u, a
 
@@ -341,9 +376,13 @@ def float_step(
             for j in range(k):
                 d += dw[:, i, j, None, None] / 2.0**shift * pad[:, i : i + h, j : j + w]
         z = np.tensordot(pw.astype(np.float64), d, 1)
-    lo = z.min((1, 2), keepdims=True)
-    hi = z.max((1, 2), keepdims=True)
-    drive = ONE * (1 - (z - lo) / (hi - lo + eps))
+    if params.frozen_norm:
+        lo = params.norm_lo[:, None, None]
+        drive = ONE * (1 - (z - lo) / params.norm_span[:, None, None])
+    else:
+        lo = z.min((1, 2), keepdims=True)
+        hi = z.max((1, 2), keepdims=True)
+        drive = ONE * (1 - (z - lo) / (hi - lo + eps))
     v = params.lam / ONE * u + drive
     s = v >= params.theta0 + params.gamma / ONE * a
     u[:] = np.where(s, 0.0, v)
@@ -409,7 +448,11 @@ class AlifMask(torch.nn.Module):
     Training: float forward (fake-quantised weights, Q12-quantised parameters), arctan surrogate,
     batch-mean adaptation of ``a`` persisting across calls (paper). Eval: the integer twin
     (:func:`run_twin`) in threshold-state mode ``mode``, starting from the trained ``a``.
-    ``lif=True`` is the LASNN ablation: a fixed threshold theta0.
+    ``lif=True`` is the LASNN ablation: a fixed threshold theta0. ``minmax="frozen"`` is the
+    neurocore-only variant (spec §1.9): training keeps running per-channel minima and maxima of
+    Z (momentum ``momentum``, updated before use) and normalises with them, so that deployment
+    normalises with fixed statistics (an affine map that folds into DS2) instead of a spatial
+    min-max per step.
     """
 
     def __init__(
@@ -427,9 +470,14 @@ class AlifMask(torch.nn.Module):
         alpha: float = 2.0,
         eps: float = 1e-6,
         mode: str = "reset",
+        minmax: str = "dynamic",
+        momentum: float = 0.1,
     ) -> None:
         super().__init__()
         mode_index(mode)
+        if minmax not in NORMS:
+            raise LoihiSnnError(f"ALIF mask: minmax must be one of {', '.join(NORMS)}")
+        self.minmax, self.momentum = minmax, momentum
         self.shape = (channels, height, width)
         hidden = max(1, channels // reduction)
         self.lif, self.alpha, self.eps, self.mode = lif, alpha, eps, mode
@@ -447,6 +495,8 @@ class AlifMask(torch.nn.Module):
         self.dw2 = uniform(hidden, K2, K2, fan_in=K2 * K2)
         self.pw2 = uniform(channels, hidden, fan_in=hidden)
         self.register_buffer("a", torch.zeros(self.shape))
+        self.register_buffer("norm_lo", torch.zeros(channels))  # running statistics of Z,
+        self.register_buffer("norm_hi", torch.ones(channels))  # units of X (minmax frozen)
         self.last_spikes: torch.Tensor | None = None
         self.integer_params()  # validates the parameters
 
@@ -467,11 +517,17 @@ class AlifMask(torch.nn.Module):
             out += [qd.long().numpy(), qp.long().numpy(), ed + ep]
         return tuple(out)
 
-    def integer_params(self) -> MaskParams:
-        """The integer description of the block as it is now (for the twin and Lava)."""
+    def integer_params(self, x_scale: float = 1.0) -> MaskParams:
+        """The integer description of the block as it is now (for the twin and Lava), for X in
+        integers of ``x_scale`` per unit of the float X (used by the frozen statistics only)."""
         a_init = torch.clamp(torch.round(self.a.detach().double() * ONE), 0, ONE).long()
+        norm = ()
+        if self.minmax == "frozen":
+            lo = torch.round(self.norm_lo.double() * x_scale)
+            span = torch.round((self.norm_hi - self.norm_lo).double() * x_scale).clamp(min=0) + 1
+            norm = (lo.long().numpy(), span.long().numpy())
         return MaskParams(*self._integer_weights(), self.lam_q, self.rho_q, self.gamma_q,
-                          self.theta0_q, a_init.numpy())
+                          self.theta0_q, a_init.numpy(), *norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 5 or tuple(x.shape[1:4]) != self.shape:
@@ -487,6 +543,13 @@ class AlifMask(torch.nn.Module):
             z = F.conv2d(z, _fake_quant(pw).to(x.dtype)[:, :, None, None])
         lo = z.amin((2, 3), keepdim=True)
         hi = z.amax((2, 3), keepdim=True)
+        if self.minmax == "frozen":  # running statistics, updated first (like BN's momentum)
+            with torch.no_grad():
+                m = self.momentum
+                self.norm_lo.mul_(1 - m).add_(m * lo.mean(0).reshape(c).to(self.norm_lo))
+                self.norm_hi.mul_(1 - m).add_(m * hi.mean(0).reshape(c).to(self.norm_hi))
+            lo = self.norm_lo.to(z).reshape(1, c, 1, 1)
+            hi = self.norm_hi.to(z).reshape(1, c, 1, 1)
         drive = (1 - (z - lo) / (hi - lo + self.eps)).reshape(n, steps, c, h, w)
         lam, rho = self.lam_q / ONE, self.rho_q / ONE
         theta0, gamma = self.theta0_q / ONE, self.gamma_q / ONE
@@ -512,3 +575,79 @@ class AlifMask(torch.nn.Module):
         y, s, _, _ = run_twin(self.integer_params(), xi.astype(np.int64), self.deploy_mode)
         self.last_spikes = torch.from_numpy(s)
         return torch.from_numpy(y).to(x.dtype)
+
+
+# -- the layer type of graph files (format 2, loihi_snn.layer_types) ---------------------------
+
+
+@dataclass
+class MaskLayer:
+    """``Layer.params`` of an ``alif_mask`` layer: the integer description and the threshold-state
+    mode the deployment runs in."""
+
+    params: MaskParams
+    mode: str = "reset"
+
+
+_ARRAYS = ("dw1", "pw1", "dw2", "pw2", "a_init", "norm_lo", "norm_span")
+_SCALARS = ("shift1", "shift2", "lam", "rho", "gamma", "theta0")
+
+
+class AlifMaskType(LayerType):
+    """An ``alif_mask`` layer: X = the summed input projections + bias (the membrane stream at a
+    block's output, integer currents), output Y = X gated by the mask (graded), recorded spikes
+    = the ALIF spikes s (1 = value eliminated). Zero latency (the mask of step t gates X of step
+    t). HDF5 group ``params``: datasets ``dw1``, ``pw1``, ``dw2``, ``pw2``, ``a_init`` (C, H, W),
+    ``norm_lo`` / ``norm_span`` (C,; empty unless frozen), scalars ``shift1``, ``shift2``,
+    ``lam``, ``rho``, ``gamma``, ``theta0`` (formats in :class:`MaskParams`) and the string
+    attribute ``mode``."""
+
+    kind = "alif_mask"
+    graded = True
+
+    def __init__(self) -> None:
+        self.carried: np.ndarray | None = None  # mode persist: a after the last batch
+
+    def run_fast(self, layer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        params, mode = layer.params.params, layer.params.mode
+        if mode == "persist" and self.carried is not None:
+            params = replace(params, a_init=self.carried)
+        y, s, _, a = run_twin(params, x, mode)
+        self.carried = a
+        n, steps = len(s), s.shape[-1]
+        return y, np.ascontiguousarray(np.moveaxis(s, -1, 1).reshape(n, steps, -1))
+
+    def check(self, layer, where: str) -> None:
+        record = layer.params
+        if not isinstance(record, MaskLayer):
+            raise LoihiSnnError(f"{where}: no mask parameters")
+        mode_index(record.mode)
+        if record.params.shape != tuple(layer.shape):
+            raise LoihiSnnError(
+                f"{where}: mask parameters are for {record.params.shape}, the layer is "
+                f"{tuple(layer.shape)}"
+            )
+
+    def write(self, group, layer) -> None:
+        record = layer.params
+        for key in _ARRAYS:
+            group.create_dataset(key, data=np.asarray(getattr(record.params, key), np.int32))
+        for key in _SCALARS:
+            group.create_dataset(key, data=int(getattr(record.params, key)))
+        group.attrs["mode"] = record.mode
+
+    def read(self, group, shape: tuple[int, ...]) -> MaskLayer:
+        values = {key: np.asarray(group[key][()], np.int64) for key in _ARRAYS}
+        values.update({key: int(np.asarray(group[key][()]).reshape(-1)[0]) for key in _SCALARS})
+        mode = group.attrs["mode"]
+        return MaskLayer(MaskParams(**values), mode if isinstance(mode, str) else mode.decode())
+
+    def lava(self, layer, steps: int, offset: int) -> LavaNode:
+        from loihi_snn.processes.alif_mask.process import AlifMask as AlifMaskProcess
+
+        bias = None if layer.bias is None else layer.bias.reshape(layer.shape)
+        proc = AlifMaskProcess(
+            params=layer.params.params, steps=steps, mode=layer.params.mode, offset=offset,
+            bias=bias,
+        )
+        return LavaNode(proc.x_in, proc.y_out, proc.s_out, [proc])

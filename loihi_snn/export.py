@@ -27,7 +27,9 @@ def export(source: str | Path, out: str | Path) -> Path:
     out = Path(out)
     d = trained.recipe.data
     meta = {
-        "format_version": GRAPH_FORMAT if isinstance(trained.model, GraphNet) else FORMAT_VERSION,
+        "format_version": GRAPH_FORMAT
+        if isinstance(trained.model, GraphNet) or getattr(trained.model, "graph_format", False)
+        else FORMAT_VERSION,
         "producer": f"loihi_snn {__version__}",
         "name": trained.recipe.name,
         "epoch": trained.epoch,

@@ -4,8 +4,9 @@ each in its own time window, bit-exact with Lava fixed_pt.
 A population's input is the sum over its projections of each synapse's finished integer output
 (Dense: netx's weight packing and Lava's exponent shift; Conv: Lava's 24-bit wrap), as Lava's
 InPort adds the messages of all connected synapses; the LIF recurrence is
-:func:`loihi_snn.fixed_point.lif_run`. The trained graph models evaluate through this module too
-(their integer twin), so there is one implementation of the arithmetic.
+:func:`loihi_snn.fixed_point.lif_run`. A custom layer gets the same sum plus its bias as X and
+runs its type's integer twin (:mod:`loihi_snn.layer_types`). The trained graph models evaluate
+through this module too (their integer twin), so there is one implementation of the arithmetic.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from numba import njit, prange
 from .fast_backend import BIAS_EXP, FLOAT32_EXACT, _dense_weight
 from .fixed_point import dendrite, lif_run
 from .graph import Graph, Projection, lowered
+from .layer_types import layer_type
 from .netfile import prepare_run
 from .result import SimResult, stack_batches
 
@@ -75,6 +77,8 @@ class GraphRunner:
         self.graph = graph
         self.synapses: dict[int, list[_Synapse]] = {}
         self.bias: dict[int, np.ndarray] = {}
+        self.types = {i: layer_type(layer.kind) for i, layer in enumerate(graph.layers)
+                      if layer.custom}  # one instance per run: state across batches
         for i in graph.populations:
             layer = graph.layers[i]
             self.synapses[i] = [
@@ -83,26 +87,36 @@ class GraphRunner:
                 for _, p in graph.resolved(projection)
             ]
             bias = layer.bias if layer.bias is not None else np.zeros(layer.neurons, np.int64)
-            self.bias[i] = bias.astype(np.int64) << BIAS_EXP
+            # a LIF adds its bias to v (<< 6, as a_in); a custom layer adds it to X as it is
+            self.bias[i] = bias.astype(np.int64) << (0 if layer.custom else BIAS_EXP)
 
     def run_batch(
         self, inputs: np.ndarray, record_states: bool = False
     ) -> dict[int, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
         """Traces (spikes, u, v), each (n, T, neurons) in C, H, W order, of every population for
-        inputs (n, *input_shape, T) of integer spikes or graded payloads."""
+        inputs (n, *input_shape, T) of integer spikes or graded payloads (custom layers: their
+        recorded spikes, no states)."""
         x_in = torch.from_numpy(np.asarray(inputs, dtype=np.float64)).movedim(-1, 1)
         n, steps = x_in.shape[:2]
         signals = {0: (x_in, float(x_in.abs().max()) if x_in.numel() else 0.0)}
         traces = {}
         for i in self.graph.order:
             layer = self.graph.layers[i]
-            if layer.kind != "population":
+            if layer.kind in ("input", "concat"):
                 continue
             total = np.zeros(n * steps * layer.neurons, np.int64)
             for syn in self.synapses[i]:
                 source, top = signals[syn.source]
                 syn.add_to(source, top, total)
             size = (n, steps, layer.neurons)
+            if layer.custom:
+                x = total.reshape(size) + self.bias[i]
+                x = np.moveaxis(x.reshape(n, steps, *layer.shape), 1, -1)
+                out, recorded = self.types[i].run_fast(layer, np.ascontiguousarray(x))
+                traces[i] = (recorded, None, None)
+                out = torch.from_numpy(np.moveaxis(out, -1, 1).astype(np.float64))
+                signals[i] = (out, float(out.abs().max()) if out.numel() else 0.0)
+                continue
             spikes = np.empty(size, np.float32)
             us = np.empty(size if record_states else (0, 0, 0), np.int64)
             vs = np.empty_like(us)

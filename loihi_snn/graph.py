@@ -1,12 +1,14 @@
 """Graph networks: loihi_snn's extension of NetX HDF5 (format 2) for residual and other
 non-sequential spiking networks. The schema is documented in export/GRAPH_FORMAT.md.
 
-A graph is a list of layers in file order: layer 0 is the input, every other layer is either a
+A graph is a list of layers in file order: layer 0 is the input, every other layer is a
 ``population`` (CUBA LIF neurons, as netx builds them, fed by one or more projections whose integer
-currents are summed: the membrane shortcut) or a ``concat`` (no neurons: the channel concatenation
-of its sources, which later projections read). Projections are ``dense``, ``conv``, ``pool``
-(per-channel sum pooling with one integer weight; an average is a pool whose 1/k^2 lives in the
-weight and threshold) and ``identity`` (one integer weight, same shape). Every projection is
+currents are summed: the membrane shortcut), a ``concat`` (no neurons: the channel concatenation
+of its sources, which later projections read) or a custom layer (:mod:`loihi_snn.layer_types`: fed
+like a population, its mechanism defined by its type, e.g. ``alif_mask``). Projections are
+``dense``, ``conv``, ``pool`` (per-channel sum pooling with one integer weight; an average is a
+pool whose 1/k^2 lives in the weight and threshold) and ``identity`` (one integer weight, same
+shape). Every projection is
 zero-latency in the model: a population at step t sees its sources at step t. Lava adds a step per
 hop; :mod:`loihi_snn.lava_graph` realigns the paths.
 
@@ -22,12 +24,14 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 
 from .errors import LoihiSnnError
 from .fileio import atomic_path, open_hdf5
+from .layer_types import is_custom, layer_type
 
 GRAPH_FORMAT = 2
 PROJECTION_TYPES = ("dense", "conv", "pool", "identity")
@@ -109,14 +113,19 @@ class Projection:
 
 @dataclass
 class Layer:
-    """One layer of a graph file. ``kind``: input | population | concat."""
+    """One layer of a graph file. ``kind``: input | population | concat | a custom type."""
 
     kind: str
     shape: tuple[int, ...]  # C, H, W or (features,)
     neuron: Neuron | None = None  # population only
-    bias: np.ndarray | None = None  # population: integer mantissa per neuron (C, H, W order)
-    inputs: list[Projection] = field(default_factory=list)  # population only
+    bias: np.ndarray | None = None  # integer mantissa per neuron (C, H, W order)
+    inputs: list[Projection] = field(default_factory=list)  # population and custom
     sources: list[int] = field(default_factory=list)  # concat only
+    params: Any = None  # custom: the type's parameter record
+
+    @property
+    def custom(self) -> bool:
+        return is_custom(self.kind)
 
     @property
     def neurons(self) -> int:
@@ -125,8 +134,10 @@ class Layer:
 
 @dataclass
 class Graph:
-    """A validated graph: layers in file order, a topological order of them, and each layer's
-    depth (the number of synaptic hops on its longest path from the input)."""
+    """A validated graph: layers in file order, a topological order of them, each layer's depth
+    (the number of synaptic hops on its longest path from the input, plus the latencies of the
+    custom layers on it) and ``ready``: depth plus the layer's own latency, the global step at
+    which its output (and recorded spikes) for sample 0 begins in Lava."""
 
     layers: list[Layer]
     time_steps: int
@@ -134,11 +145,20 @@ class Graph:
     meta: dict | None = None
     order: list[int] = field(default_factory=list)
     depth: list[int] = field(default_factory=list)
+    ready: list[int] = field(default_factory=list)
 
     @property
     def populations(self) -> list[int]:
-        """Indices of the neuron populations in file order: the layers a run records."""
-        return [i for i, layer in enumerate(self.layers) if layer.kind == "population"]
+        """Indices of the layers with neurons (LIF populations and custom layers) in file order:
+        the layers a run records."""
+        layers = self.layers
+        return [i for i, layer in enumerate(layers) if layer.kind == "population" or layer.custom]
+
+    def graded(self, index: int) -> bool:
+        """Whether layer ``index`` sends graded payloads (the input counts as graded; the run
+        decides from the data)."""
+        layer = self.layers[index]
+        return layer.custom and layer_type(layer.kind).graded
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -150,8 +170,14 @@ class Graph:
 
     @property
     def layer_kinds(self) -> list[str]:
-        """Each population named by the projections that feed it, e.g. 'conv+identity'."""
-        return ["+".join(p.kind for p in self.layers[i].inputs) for i in self.populations]
+        """Each population named by the projections that feed it, e.g. 'conv+identity', custom
+        layers by their kind too, e.g. 'alif_mask(conv+conv)'."""
+        names = []
+        for i in self.populations:
+            layer = self.layers[i]
+            feed = "+".join(p.kind for p in layer.inputs)
+            names.append(f"{layer.kind}({feed})" if layer.custom else feed)
+        return names
 
     def resolved(self, projection: Projection) -> list[tuple[int, Projection]]:
         """A projection as projections from populations or the input only: one reading a concat
@@ -222,7 +248,7 @@ def validate(graph: Graph, origin: str) -> Graph:
             if i:
                 raise LoihiSnnError(f"{origin}: {_name(i)} is a second input layer")
             continue
-        refs = [p.source for p in layer.inputs] if layer.kind == "population" else layer.sources
+        refs = layer.sources if layer.kind == "concat" else [p.source for p in layer.inputs]
         if not refs:
             raise LoihiSnnError(f"{origin}: {_name(i, layer)} has no input")
         for ref in refs:
@@ -233,14 +259,18 @@ def validate(graph: Graph, origin: str) -> Graph:
         edges[i] = refs
     graph.order = _topological(edges, len(layers), origin)
     graph.depth = [0] * len(layers)
+    graph.ready = [0] * len(layers)
     for i in graph.order:
         layer = layers[i]
         if layer.kind == "concat":
             _check_concat(graph, i, origin)
-            graph.depth[i] = max(graph.depth[s] for s in layer.sources)
-        elif layer.kind == "population":
+            graph.depth[i] = max(graph.ready[s] for s in layer.sources)
+            graph.ready[i] = graph.depth[i]
+        elif layer.kind != "input":
             _check_population(graph, i, origin)
-            graph.depth[i] = 1 + max(graph.depth[p.source] for p in layer.inputs)
+            graph.depth[i] = 1 + max(graph.ready[p.source] for p in layer.inputs)
+            latency = layer_type(layer.kind).latency(layer, graph.time_steps) if layer.custom else 0
+            graph.ready[i] = graph.depth[i] + latency
     return graph
 
 
@@ -300,8 +330,9 @@ def _check_concat(graph: Graph, i: int, origin: str) -> None:
 
 
 def _check_population(graph: Graph, i: int, origin: str) -> None:
+    """Inputs, bias and neurons of a population or a custom layer."""
     layer = graph.layers[i]
-    where = f"{origin}: layer {i} (population)"
+    where = f"{origin}: layer {i} ({layer.kind})"
     for k, p in enumerate(layer.inputs):
         if p.kind not in PROJECTION_TYPES:
             raise LoihiSnnError(f"{where}, input {k}: unknown projection type '{p.kind}'")
@@ -324,9 +355,12 @@ def _check_population(graph: Graph, i: int, origin: str) -> None:
                 f"{where}, input {k}: weights span [{w.min():g}, {w.max():g}], outside Loihi's "
                 f"8-bit range {list(WEIGHT_RANGE)}: quantise before exporting"
             )
-    n = layer.neuron
-    if not (0 <= n.i_decay <= 4096 and 0 <= n.v_decay <= 4096 and 0 <= n.vth <= MAX_VTH):
-        raise LoihiSnnError(f"{where}: neuron parameters {n} outside Loihi's 12/17-bit ranges")
+    if layer.custom:
+        layer_type(layer.kind).check(layer, where)
+    else:
+        n = layer.neuron
+        if not (0 <= n.i_decay <= 4096 and 0 <= n.v_decay <= 4096 and 0 <= n.vth <= MAX_VTH):
+            raise LoihiSnnError(f"{where}: neuron parameters {n} outside Loihi's 12/17-bit ranges")
     if layer.bias is not None and (
         layer.bias.size != layer.neurons
         or layer.bias.min() < BIAS_RANGE[0]
@@ -367,7 +401,11 @@ def write_graph(graph: Graph, path: str | Path, meta: dict) -> Path:
             g.create_dataset("shape", data=np.array(layer.shape))
             if layer.kind == "concat":
                 g.create_dataset("inputs", data=np.array(layer.sources))
-            elif layer.kind == "population":
+            elif layer.kind != "input":
+                _write_inputs(g, layer)
+                if layer.custom:
+                    layer_type(layer.kind).write(g.create_group("params"), layer)
+                    continue
                 n = g.create_group("neuron")
                 _put_str(n, "type", "CUBA")
                 for key, value in (
@@ -378,22 +416,26 @@ def write_graph(graph: Graph, path: str | Path, meta: dict) -> Path:
                     ("gradedSpike", 0),
                 ):
                     n.create_dataset(key, data=value)
-                if layer.bias is not None:
-                    g.create_dataset("bias", data=layer.bias.astype(np.int32))
-                ins = g.create_group("inputs")
-                for k, p in enumerate(layer.inputs):
-                    pg = ins.create_group(str(k))
-                    _put_str(pg, "type", p.kind)
-                    pg.create_dataset("source", data=p.source)
-                    pg.create_dataset("weight", data=p.weight.astype(np.float32))
-                    if p.kind == "conv":
-                        for key in ("stride", "padding", "dilation"):
-                            pg.create_dataset(key, data=np.array(getattr(p, key)))
-                        pg.create_dataset("groups", data=p.groups)
-                    elif p.kind == "pool":
-                        pg.create_dataset("kernel", data=np.array(p.kernel))
-                        pg.create_dataset("stride", data=np.array(p.stride))
     return path
+
+
+def _write_inputs(g: h5py.Group, layer: Layer) -> None:
+    """The bias and the input projections of a population or custom layer."""
+    if layer.bias is not None:
+        g.create_dataset("bias", data=layer.bias.astype(np.int32))
+    ins = g.create_group("inputs")
+    for k, p in enumerate(layer.inputs):
+        pg = ins.create_group(str(k))
+        _put_str(pg, "type", p.kind)
+        pg.create_dataset("source", data=p.source)
+        pg.create_dataset("weight", data=p.weight.astype(np.float32))
+        if p.kind == "conv":
+            for key in ("stride", "padding", "dilation"):
+                pg.create_dataset(key, data=np.array(getattr(p, key)))
+            pg.create_dataset("groups", data=p.groups)
+        elif p.kind == "pool":
+            pg.create_dataset("kernel", data=np.array(p.kernel))
+            pg.create_dataset("stride", data=np.array(p.stride))
 
 
 def _pair(group: h5py.Group, key: str, default: int) -> tuple[int, int]:
@@ -410,13 +452,24 @@ def _read_layer(g: h5py.Group) -> Layer:
         return Layer(kind, shape)
     if kind == "concat":
         return Layer(kind, shape, sources=[int(s) for s in np.asarray(g["inputs"][()]).reshape(-1)])
-    if kind != "population":
+    if kind != "population" and not is_custom(kind):
         raise LoihiSnnError(f"{g.name}: unknown layer type '{kind}' in a format-2 file")
+    bias = np.asarray(g["bias"][()]).astype(np.int64).reshape(-1) if "bias" in g else None
+    inputs = _read_inputs(g)
+    if is_custom(kind):
+        try:
+            params = layer_type(kind).read(g["params"], shape)
+        except LoihiSnnError as err:
+            raise LoihiSnnError(f"{g.name} ({kind}): {err}") from None
+        return Layer(kind, shape, None, bias, inputs, params=params)
     n = g["neuron"]
     neuron = Neuron(
         *(int(np.asarray(n[k][()]).reshape(-1)[0]) for k in ("iDecay", "vDecay", "vThMant"))
     )
-    bias = np.asarray(g["bias"][()]).astype(np.int64).reshape(-1) if "bias" in g else None
+    return Layer(kind, shape, neuron, bias, inputs)
+
+
+def _read_inputs(g: h5py.Group) -> list[Projection]:
     inputs = []
     ins = g["inputs"]
     for k in range(len(ins)):
@@ -435,7 +488,7 @@ def _read_layer(g: h5py.Group) -> Layer:
                 kernel=_pair(pg, "kernel", 1),
             )
         )
-    return Layer(kind, shape, neuron, bias, inputs)
+    return inputs
 
 
 def read_graph(path: str | Path) -> Graph:

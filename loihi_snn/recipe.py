@@ -49,8 +49,11 @@ class NeuronSpec:
 class LayerSpec:
     """One layer: ``dense`` (out), ``conv`` (out, kernel, stride, padding) or ``flatten``; in
     residual networks also ``resblock`` (out, stride: an MS-ResNet block, see
-    :mod:`loihi_snn.resnet`) and ``avgpool`` (kernel; 0 = global). ``threshold`` overrides the
-    neuron threshold of this layer (of a resblock: its middle neurons)."""
+    :mod:`loihi_snn.resnet`), ``avgpool`` (kernel; 0 = global) and ``alif_mask`` (BIASNN's
+    attention mask on the membrane stream of the layer before, :mod:`loihi_snn.alif_mask`:
+    reduction r, ``lif`` for the LASNN ablation, ``minmax`` dynamic | frozen (neurocore-only),
+    ``mode`` persist | reset | frozen at inference). ``threshold`` overrides the neuron threshold
+    of this layer (of a resblock: its middle neurons)."""
 
     type: str
     out: int = 0
@@ -59,6 +62,10 @@ class LayerSpec:
     padding: int = 0
     threshold: float | None = None
     weight_scale: float = 1.0
+    reduction: int = 16
+    lif: bool = False
+    minmax: str = "dynamic"
+    mode: str = "reset"
 
 
 @dataclass
@@ -69,6 +76,33 @@ class TrainSpec:
     weight_decay: float = 0.0
     logit_scale: float = 1.0
     eval_batch_size: int = 500
+    samples_per_epoch: int = 0  # 0: the whole training split; else a fresh random subset
+
+
+@dataclass
+class SpartaSpec:
+    """SPARTA's HI-LIF priors and token selection (``[sparta]``; :mod:`loihi_snn.sparta`,
+    :mod:`loihi_snn.hilif`, :mod:`loihi_snn.token_select`). mode ``dynamic`` (predictor, K >=
+    k_min) or ``fixed`` (K = round((1 - sparsity) N)); dv_step: HI-LIF decays are quantised to
+    multiples of it (fewer Lava populations); learn_gate_off: train beta' (Eq. 9) too, else it
+    stays at gate_off (0: suppressed tokens are dropped)."""
+
+    mu_tau: float = 2.0
+    sigma_tau: float = 0.3
+    mu_vth: float = 1.0
+    sigma_vth: float = 0.2
+    dv_step: int = 1
+    mode: str = "dynamic"
+    sparsity: float = 0.5
+    k_min: int = 4
+    hidden: int = 8
+    alpha: float = 0.3
+    beta: float = 0.3
+    gamma: float = 2.0
+    gate_on: float = 1.0
+    gate_off: float = 0.0
+    learn_gate_off: bool = False
+    sparsity_weight: float = 0.0
 
 
 @dataclass
@@ -79,11 +113,14 @@ class Recipe:
     neuron: NeuronSpec = field(default_factory=NeuronSpec)
     layers: list[LayerSpec] = field(default_factory=list)
     train: TrainSpec = field(default_factory=TrainSpec)
+    sparta: SpartaSpec = field(default_factory=SpartaSpec)
     source: str = ""  # the TOML text the recipe was read from
 
 
-GRAPH_LAYERS = ("resblock", "avgpool")  # layers that make the network a graph (format 2)
-_LAYER_TYPES = ("dense", "conv", "flatten", *GRAPH_LAYERS)
+# layers that make the network a graph (format 2)
+GRAPH_LAYERS = ("resblock", "avgpool", "alif_mask")
+SPARTA_LAYERS = ("hilif", "token_select")  # layers of a SPARTA model (loihi_snn.sparta)
+_LAYER_TYPES = ("dense", "conv", "flatten", *GRAPH_LAYERS, *SPARTA_LAYERS)
 _DATASETS = ("digits", "fmnist")
 _ENCODERS = ("direct", "rate")
 
@@ -113,7 +150,7 @@ def _build(cls: type, table: object, where: str):
         ok = (
             (value is None and kind == float | None)
             or (base is float and isinstance(value, int | float) and not isinstance(value, bool))
-            or (base in (int, str) and type(value) is base)
+            or (base in (int, str, bool) and type(value) is base)
         )
         if not ok:
             raise LoihiSnnError(f"{where}: '{key}' must be {getattr(base, '__name__', base)}")
@@ -127,7 +164,7 @@ def parse_recipe(text: str, origin: str = "<recipe>") -> Recipe:
         raw = tomli.loads(text)
     except tomli.TOMLDecodeError as err:
         raise LoihiSnnError(f"{origin} is not valid TOML: {err}") from None
-    top = {"name", "seed", "data", "neuron", "layers", "train"}
+    top = {"name", "seed", "data", "neuron", "layers", "train", "sparta"}
     unknown = sorted(set(raw) - top)
     if unknown:
         raise LoihiSnnError(
@@ -150,6 +187,7 @@ def parse_recipe(text: str, origin: str = "<recipe>") -> Recipe:
         neuron=_build(NeuronSpec, raw.get("neuron", {}), f"[neuron] of {origin}"),
         layers=layers,
         train=_build(TrainSpec, raw.get("train", {}), f"[train] of {origin}"),
+        sparta=_build(SpartaSpec, raw.get("sparta", {}), f"[sparta] of {origin}"),
         source=text,
     )
     _check(recipe, origin)
@@ -172,7 +210,7 @@ def _check(recipe: Recipe, origin: str) -> None:
             raise LoihiSnnError(
                 f"{origin}: layer #{i} type '{layer.type}' is not one of {_LAYER_TYPES}"
             )
-        if layer.type not in ("flatten", "avgpool") and layer.out < 1:
+        if layer.type not in ("flatten", "avgpool", "alif_mask", "token_select") and layer.out < 1:
             raise LoihiSnnError(f"{origin}: layer #{i} ({layer.type}) needs out >= 1")
     if recipe.layers[-1].type != "dense":
         raise LoihiSnnError(f"{origin}: the last layer must be dense (its neurons are the classes)")

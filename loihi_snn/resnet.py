@@ -15,6 +15,13 @@ custom process); the identity shortcuts are exact membrane shortcuts. Then optio
 layers (average pooling of spikes into new LIF neurons; kernel 0 = global) and ``dense`` layers
 (the last one holds the classes; its spike counts are the output).
 
+BIASNN: an ``alif_mask`` layer after a block gates that block's membrane stream z_{l+1}
+(:class:`loihi_snn.alif_mask.AlifMask`): Y = mask(z_{l+1}), A_{l+1} = LIF(Y), and the next
+membrane shortcut carries Y. On Loihi the stream exists as a graded signal there: the mask layer
+sums the block's projections (X), sends Y, and its readers take Y through identity projections
+of weight 1. For that, the mask and every population reading Y share one scale (the smallest any
+of them needs), so Y is in the readers' units exactly.
+
 Fixed point. Training runs SLAYER CUBA neurons (with the recipe's decays; MS-ResNet's LIF is
 current_decay 1, voltage_decay 0.75) on float synapses with BatchNorm over (N, H, W, T). The model
 in eval mode *is* its integer twin: BN folded into weights and bias with the running statistics,
@@ -35,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from lava.lib.dl import slayer
 
+from .alif_mask import AlifMask, MaskLayer
 from .errors import LoihiSnnError
 from .graph import Graph, Layer, Neuron, Projection, validate, write_graph
 from .recipe import LayerSpec, NeuronSpec
@@ -66,10 +74,12 @@ class Term(torch.nn.Module):
             self.norm = torch.nn.BatchNorm3d(out)
         elif kind == "dense":
             self.synapse = slayer.synapse.Dense(math.prod(in_shape), out)
-        elif kind != "pool":
+        elif kind not in ("pool", "identity"):
             raise LoihiSnnError(f"unknown projection kind {kind}")
 
     def out_shape(self) -> tuple[int, ...]:
+        if self.kind == "identity":
+            return self.in_shape
         if self.kind == "dense":
             return (self.synapse.out_channels,)
         channels = self.synapse.out_channels if self.kind == "conv" else self.in_shape[0]
@@ -77,6 +87,8 @@ class Term(torch.nn.Module):
         return (channels, *size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "identity":
+            return x
         if self.kind == "conv":
             return self.norm(self.synapse(x))
         if self.kind == "dense":
@@ -87,6 +99,9 @@ class Term(torch.nn.Module):
     def effective(self) -> tuple[np.ndarray, np.ndarray, Projection]:
         """Real weight (BN folded with running statistics), real bias per output channel and
         the projection it exports as (weight to be replaced by its integer version)."""
+        if self.kind == "identity":  # weight fixed at 1: the source shares the reader's scale
+            w = np.array([1.0])
+            return w, np.zeros(self.in_shape[0]), Projection(self.source, "identity", w)
         if self.kind == "pool":
             w = np.array([1.0 / self.kernel**2])
             p = Projection(self.source, "pool", w, (self.stride,) * 2, kernel=(self.kernel,) * 2)
@@ -107,14 +122,15 @@ class Term(torch.nn.Module):
 
 @dataclass
 class PopulationSpec:
-    """A population of the model: its own terms, and the population whose input it inherits (the
-    membrane shortcut), if any."""
+    """A population of the model (or an ALIF mask, ``mask``): its own terms, and the population
+    whose input it inherits (the membrane shortcut), if any."""
 
     index: int
     shape: tuple[int, ...]
     terms: list[int] = field(default_factory=list)  # indices into GraphNet.terms
     inherits: int | None = None
     threshold: float = 1.0
+    mask: bool = False
 
 
 class GraphNet(torch.nn.Module):
@@ -184,6 +200,16 @@ class GraphNet(torch.nn.Module):
                 )
             elif spec.type == "dense":
                 last, shape = add_pop([Term(last, "dense", shape, spec.out)], spec.threshold)
+            elif spec.type == "alif_mask":
+                if last == 0 or len(shape) != 3:
+                    raise LoihiSnnError(f"{where} needs a (C, H, W) population before it")
+                gated = self.pops[-1]  # becomes the mask; new LIF neurons read its output
+                gated.mask = True
+                neurons[-1] = AlifMask(
+                    *shape, reduction=spec.reduction, lif=spec.lif, minmax=spec.minmax,
+                    mode=spec.mode,
+                )
+                last, shape = add_pop([Term(gated.index, "identity", shape)], gated.threshold)
             elif spec.type != "flatten":
                 raise LoihiSnnError(f"{where}: not a layer of a residual network")
             if min(shape) < 1:
@@ -211,9 +237,17 @@ class GraphNet(torch.nn.Module):
         for spec, neuron in zip(self.pops, self.neurons, strict=True):
             z = self._currents(spec, signals, currents)
             currents[spec.index] = z
-            signals[spec.index] = neuron(z)
-            out.append(signals[spec.index])
+            signals[spec.index] = neuron(z)  # a mask's: the gated stream Y
+            out.append(neuron.last_spikes if spec.mask else signals[spec.index])
         return out
+
+    def masks(self) -> list[AlifMask]:
+        return [m for m in self.neurons if isinstance(m, AlifMask)]
+
+    def start_epoch(self) -> None:
+        """The paper resets the masks' adaptation state at every epoch boundary."""
+        for mask in self.masks():
+            mask.reset_state()
 
     def layer_spikes(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Spikes of every population, each (N, neurons in C, H, W order, T), in file order."""
@@ -235,9 +269,15 @@ class GraphNet(torch.nn.Module):
         return self.layer_spikes(x)[-1]
 
     def check_ready(self) -> None:
-        """Run one silent sample so that lazily sized neurons know their shape."""
+        """Run one silent sample through the float path so that lazily sized neurons know their
+        shape; every buffer (BN statistics, the masks' state) is kept as it was."""
+        kept = {k: b.clone() for k, b in self.named_buffers()}
+        mode = self.training
         with torch.no_grad():
-            self._float_layers(torch.zeros((1, *self.input_shape, 1)))
+            self.train()._float_layers(torch.zeros((1, *self.input_shape, 1)))
+        self.train(mode)
+        for key, value in self.named_buffers():
+            value.copy_(kept[key])
 
     # -- integer twin and export ----------------------------------------------------------------
 
@@ -245,25 +285,47 @@ class GraphNet(torch.nn.Module):
         inherited = self._all_terms(self.pops[spec.inherits - 1]) if spec.inherits else []
         return inherited + spec.terms
 
+    def _scales(self) -> dict[int, float]:
+        """Integer units per float unit of every population's and mask's input current: the
+        largest that fits its weights (8 bit), bias (13 bit) and threshold (17 bit), then shared
+        by each mask and the populations reading its output (module doc)."""
+        scales, readers = {}, {}
+        for spec in self.pops:
+            limits = [math.inf if spec.mask else VTH_MAX / spec.threshold]
+            parts = [self.terms[t] for t in self._all_terms(spec)]
+            for term in parts:
+                if term.kind == "identity":
+                    readers.setdefault(term.source, []).append(spec.index)
+            real = [term.effective() for term in parts if term.kind != "identity"]
+            w_max = max((float(np.abs(w).max()) for w, _, _ in real), default=0.0)
+            b_max = float(np.abs(np.sum([b for _, b, _ in real], 0)).max()) if real else 0.0
+            limits += [WEIGHT_MAX / w_max if w_max else math.inf]
+            limits += [BIAS_MAX / b_max if b_max else math.inf]
+            scales[spec.index] = min(limits)
+        for source, group in readers.items():
+            shared = min(scales[i] for i in [source, *group])
+            for i in [source, *group]:
+                scales[i] = shared
+        return scales
+
     def to_graph(self, time_steps: int) -> Graph:
         """The quantised graph (BN folded, one 8-bit scale per population, see module doc)."""
         layers = [Layer("input", self.input_shape)]
+        scales = self._scales()
         for spec, neuron in zip(self.pops, self.neurons, strict=True):
+            scale = scales[spec.index]
             parts = [self.terms[t].effective() for t in self._all_terms(spec)]
-            w_max = max(float(np.abs(w).max()) for w, _, _ in parts)
             bias = np.sum([b for _, b, _ in parts], axis=0)
-            b_max = float(np.abs(bias).max())
-            scale = min(
-                WEIGHT_MAX / w_max if w_max else math.inf,
-                BIAS_MAX / b_max if b_max else math.inf,
-                VTH_MAX / spec.threshold,
-            )
             projections = []
             for w, _, p in parts:
-                p.weight = np.round(w * scale)
+                p.weight = w if p.kind == "identity" else np.round(w * scale)
                 projections.append(p)
             per_neuron = math.prod(spec.shape) // bias.size
             b_int = np.repeat(np.round(bias * scale).astype(np.int64), per_neuron)
+            if spec.mask:
+                record = MaskLayer(neuron.integer_params(scale), neuron.deploy_mode)
+                layers.append(Layer("alif_mask", spec.shape, None, b_int, projections, [], record))
+                continue
             params = neuron.device_params
             device = Neuron(
                 int(params["iDecay"]),

@@ -18,7 +18,7 @@ from .data import Dataset, encode, load_dataset
 from .errors import LoihiSnnError
 from .fileio import atomic_path, write_json
 from .model import SpikingNet
-from .recipe import GRAPH_LAYERS, Recipe, parse_recipe
+from .recipe import GRAPH_LAYERS, SPARTA_LAYERS, Recipe, parse_recipe
 from .resnet import GraphNet
 
 CHECKPOINT = "checkpoint.pt"
@@ -80,8 +80,13 @@ def build_model(recipe: Recipe, data: Dataset) -> SpikingNet | GraphNet:
     """A sequential SpikingNet, or a residual GraphNet when the recipe has resblock or avgpool
     layers."""
     torch.manual_seed(recipe.seed)
-    kind = GraphNet if any(spec.type in GRAPH_LAYERS for spec in recipe.layers) else SpikingNet
-    model = kind(recipe.layers, recipe.neuron, data.input_shape)
+    if any(spec.type in SPARTA_LAYERS for spec in recipe.layers):
+        from .sparta import SpartaNet
+
+        model = SpartaNet.from_recipe(recipe, data.input_shape)
+    else:
+        kind = GraphNet if any(spec.type in GRAPH_LAYERS for spec in recipe.layers) else SpikingNet
+        model = kind(recipe.layers, recipe.neuron, data.input_shape)
     model.check_ready()
     if model.num_classes != len(data.classes):
         raise LoihiSnnError(
@@ -162,8 +167,12 @@ def train(recipe: Recipe, run_dir: str | Path, resume: bool = False, progress: b
     for epoch in range(start_epoch, t.epochs):
         began = time.time()
         model.train()
+        if hasattr(model, "start_epoch"):
+            model.start_epoch()
         order = np.random.default_rng((recipe.seed, epoch)).permutation(n)
-        batches = range(0, n, t.batch_size)
+        if t.samples_per_epoch:
+            order = order[: t.samples_per_epoch]
+        batches = range(0, len(order), t.batch_size)
         bar = tqdm(
             batches,
             desc=f"epoch {epoch + 1}/{t.epochs}",
@@ -179,6 +188,8 @@ def train(recipe: Recipe, run_dir: str | Path, resume: bool = False, progress: b
             y = torch.from_numpy(data.y_train[index])
             counts = model(x).sum(-1)
             loss = F.cross_entropy(counts * t.logit_scale, y)
+            if hasattr(model, "aux_loss"):  # e.g. SPARTA's sparsity regulariser
+                loss = loss + model.aux_loss()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -189,8 +200,8 @@ def train(recipe: Recipe, run_dir: str | Path, resume: bool = False, progress: b
         test_acc = evaluate(model, data, recipe)
         row = {
             "epoch": epoch + 1,
-            "train_loss": loss_sum / n,
-            "train_accuracy": correct / n,
+            "train_loss": loss_sum / len(order),
+            "train_accuracy": correct / len(order),
             "test_accuracy": test_acc,
             "seconds": round(time.time() - began, 2),
         }

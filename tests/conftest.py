@@ -49,3 +49,10 @@ def resnet_run(tmp_path_factory) -> Path:
     """digits_resnet (stem, two residual blocks, pooling, dense) trained for 2 epochs, exported
     to <run>/model.net (a graph file, format 2)."""
     return _trained(tmp_path_factory, "digits_resnet", 2)
+
+
+@pytest.fixture(scope="session")
+def biasnn_run(tmp_path_factory) -> Path:
+    """digits_biasnn (residual blocks with BIASNN's ALIF mask, whose gated stream is a later
+    block's membrane shortcut) trained for 1 epoch, exported to <run>/model.net."""
+    return _trained(tmp_path_factory, "digits_biasnn", 1)

@@ -38,6 +38,7 @@ class _AlifMaskModel(PyLoihiProcessModel):
         self.offset = proc_params["offset"]
         self.mode = proc_params["mode"]
         self.eps = proc_params["eps"]
+        self.frozen = proc_params["frozen"]
 
     def run_spk(self) -> None:
         x = self.x_in.recv()
@@ -49,7 +50,7 @@ class _AlifMaskModel(PyLoihiProcessModel):
         u, a = _swap(self.u, self._dtype), _swap(self.a, self._dtype)
         if k % self.steps == 0:
             start_sample(u, a, _swap(self.a_init, self._dtype), self.mode)
-        y, s, theta = self._step(_swap(x, self._dtype), u, a)
+        y, s, theta = self._step(_swap(x + self.bias, self._dtype), u, a)
         self.u[:] = _swap(u, self.u.dtype)
         self.a[:] = _swap(a, self.a.dtype)
         self.theta[:] = _swap(theta, self.theta.dtype)
@@ -80,6 +81,9 @@ class PyAlifMaskModelFixed(_AlifMaskModel):
     rho: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=13)
     gamma: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=17)
     theta0: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    norm_lo: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    norm_span: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=25)
 
     def _step(
         self, x: np.ndarray, u: np.ndarray, a: np.ndarray
@@ -92,7 +96,9 @@ class PyAlifMaskModelFixed(_AlifMaskModel):
         mask_step(
             x, weight(self.dw1), weight(self.pw1), int(self.shift1[0]), weight(self.dw2),
             weight(self.pw2), int(self.shift2[0]), int(self.lam[0]), int(self.rho[0]),
-            int(self.gamma[0]), int(self.theta0[0]), self.mode != FROZEN, u, a, theta, y, s,
+            int(self.gamma[0]), int(self.theta0[0]), weight(self.norm_lo[: self.frozen]),
+            weight(self.norm_span[: self.frozen]),
+            self.mode != FROZEN, u, a, theta, y, s,
         )
         return y, s, theta
 
@@ -121,6 +127,9 @@ class PyAlifMaskModelFloat(_AlifMaskModel):
     rho: np.ndarray = LavaPyType(np.ndarray, float)
     gamma: np.ndarray = LavaPyType(np.ndarray, float)
     theta0: np.ndarray = LavaPyType(np.ndarray, float)
+    bias: np.ndarray = LavaPyType(np.ndarray, float)
+    norm_lo: np.ndarray = LavaPyType(np.ndarray, float)
+    norm_span: np.ndarray = LavaPyType(np.ndarray, float)
 
     def _step(
         self, x: np.ndarray, u: np.ndarray, a: np.ndarray
@@ -128,5 +137,6 @@ class PyAlifMaskModelFloat(_AlifMaskModel):
         params = MaskParams(
             self.dw1, self.pw1, self.shift1[0], self.dw2, self.pw2, self.shift2[0],
             self.lam[0], self.rho[0], self.gamma[0], self.theta0[0], _swap(self.a_init, np.int64),
+            self.norm_lo[: self.frozen], self.norm_span[: self.frozen],
         )
         return float_step(x, params, self.eps, self.mode != FROZEN, u, a)

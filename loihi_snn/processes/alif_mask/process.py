@@ -31,7 +31,8 @@ class AlifMask(AbstractProcess):
 
     params: the integer description (weights, shifts, Q12 parameters, initial adaptation state);
     steps: time steps per sample (T); mode: threshold state across samples, ``persist``,
-    ``reset`` or ``frozen`` (loihi_snn.alif_mask); offset: see the module doc; eps: the
+    ``reset`` or ``frozen`` (loihi_snn.alif_mask); offset: see the module doc; bias (C, H, W):
+    integers added to ``x_in`` (X = x_in + bias, the layer bias of a graph file); eps: the
     floating_pt model's normalisation epsilon (units of X; fixed_pt uses 1 LSB).
 
     Ports (shape (W, H, C)): ``x_in`` the graded signal X, ``y_out`` the gated Y (graded),
@@ -39,7 +40,8 @@ class AlifMask(AbstractProcess):
     Vars (W, H, C), Q12: ``u`` membrane, ``a`` adaptation, ``theta`` threshold of the next step,
     ``a_init`` the state ``reset`` returns to. Weights: ``dw1`` (2, 5, 5), ``pw1`` (C/r, 2),
     ``dw2`` (C/r, 7, 7), ``pw2`` (C, C/r); scalars (1,): ``shift1``, ``shift2``, ``lam``, ``rho``,
-    ``gamma``, ``theta0``.
+    ``gamma``, ``theta0``; ``bias`` (W, H, C); ``norm_lo``, ``norm_span`` (C,): the frozen
+    statistics of the neurocore-only variant (one unused entry each when not frozen).
     """
 
     def __init__(
@@ -49,13 +51,15 @@ class AlifMask(AbstractProcess):
         steps: int,
         mode: str = "reset",
         offset: int = 0,
+        bias: np.ndarray | None = None,
         eps: float = 1e-6,
         name: str | None = None,
     ) -> None:
         shape = params.shape[::-1]
+        frozen = int(params.norm_span.size)
         super().__init__(
             shape=shape, steps=int(steps), mode=mode_index(mode), offset=int(offset),
-            eps=float(eps), name=name,
+            eps=float(eps), frozen=frozen, name=name,
         )
         self.x_in = InPort(shape=shape)
         self.y_out = OutPort(shape=shape)
@@ -71,3 +75,9 @@ class AlifMask(AbstractProcess):
             setattr(self, key, Var(shape=weight.shape, init=weight))
         for key in ("shift1", "shift2", "lam", "rho", "gamma", "theta0"):
             setattr(self, key, Var(shape=(1,), init=getattr(params, key)))
+        bias = np.zeros(params.shape, np.int64) if bias is None else bias.reshape(params.shape)
+        self.bias = Var(shape=shape, init=_lava(bias))
+        # Vars cannot be empty: one unused entry when the statistics are not frozen
+        for key in ("norm_lo", "norm_span"):
+            value = getattr(params, key) if frozen else np.ones(1, np.int64)
+            setattr(self, key, Var(shape=value.shape, init=value))
