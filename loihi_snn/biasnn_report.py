@@ -103,7 +103,8 @@ def write_plots(
     axes[1, 0].set_ylabel(f"layer {last}\nspikes")
     fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.8,
                  label=f"eliminated (of {c * graph.time_steps})")
-    fig.suptitle(f"Spike counts of the last ALIF mask ({Path(path).name})")
+    name = f"{Path(path).parent.name}/{Path(path).name}"
+    fig.suptitle(f"Spike counts of the last ALIF mask ({name})")
     heatmaps = out / "mask_heatmaps.png"
     with atomic_path(heatmaps) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
@@ -119,7 +120,7 @@ def write_plots(
     ax.set_ylabel("values eliminated (%)")
     ax.set_xticks(steps)
     ax.legend()
-    ax.set_title(f"{Path(path).name}, {stats.samples} test samples")
+    ax.set_title(f"{name}, {stats.samples} test samples")
     fig.tight_layout()
     per_step = out / "eliminated_per_step.png"
     with atomic_path(per_step) as tmp:
