@@ -614,8 +614,7 @@ class AlifMaskType(LayerType):
             params = replace(params, a_init=self.carried)
         y, s, _, a = run_twin(params, x, mode)
         self.carried = a
-        n, steps = len(s), s.shape[-1]
-        return y, np.ascontiguousarray(np.moveaxis(s, -1, 1).reshape(n, steps, -1))
+        return y, s
 
     def check(self, layer, where: str) -> None:
         record = layer.params

@@ -36,20 +36,16 @@ class MaskStats:
     eliminated: dict[str, list[float]]
 
 
-def _run(path: str | Path, n: int, backend: str, data_dir: str | None):
+def mask_stats(
+    path: str | Path, n: int = 10000, backend: str = "fast", data_dir: str | None = None
+) -> tuple[MaskStats, Graph, dict[int, np.ndarray], np.ndarray]:
+    """Statistics of ``path`` on its first ``n`` test samples; also the graph, the spike traces
+    of its mask layers (n, neurons, T) by layer index and the encoded inputs (for the plots)."""
     graph = read_network(path)
     if not isinstance(graph, Graph):
         raise LoihiSnnError(f"{path} is a sequential file: BIASNN statistics need a graph file")
     inputs = test_inputs(graph, n, data_dir=data_dir)
-    return graph, inputs, run_backend(backend, graph, inputs.x)
-
-
-def mask_stats(
-    path: str | Path, n: int = 10000, backend: str = "fast", data_dir: str | None = None
-) -> tuple[MaskStats, dict[int, np.ndarray], np.ndarray]:
-    """Statistics of ``path`` on its first ``n`` test samples; also the spike traces of the mask
-    layers (n, neurons, T) by layer index and the encoded inputs (for the plots)."""
-    graph, inputs, result = _run(path, n, backend, data_dir)
+    result = run_backend(backend, graph, inputs.x)
     layers = dict(zip(graph.populations, result.spikes, strict=True))
     masks = {i: s for i, s in layers.items() if graph.layers[i].custom}
     lif = [s for i, s in layers.items() if i not in masks]
@@ -62,7 +58,7 @@ def mask_stats(
         layer_rates={str(i): float(s.mean()) for i, s in layers.items()},
         eliminated={str(i): s.mean((0, 1)).tolist() for i, s in masks.items()},
     )
-    return stats, masks, inputs.x
+    return stats, graph, masks, inputs.x
 
 
 def write_plots(
@@ -81,10 +77,9 @@ def write_plots(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    stats, masks, x = mask_stats(path, n, backend, data_dir)
+    stats, graph, masks, x = mask_stats(path, n, backend, data_dir)
     if not masks:
         raise LoihiSnnError(f"{path} has no alif_mask layer: nothing to plot")
-    graph = read_network(path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     last = max(masks)

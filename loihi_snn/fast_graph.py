@@ -113,7 +113,7 @@ class GraphRunner:
                 x = total.reshape(size) + self.bias[i]
                 x = np.moveaxis(x.reshape(n, steps, *layer.shape), 1, -1)
                 out, recorded = self.types[i].run_fast(layer, np.ascontiguousarray(x))
-                traces[i] = (recorded, None, None)
+                traces[i] = (np.moveaxis(recorded, -1, 1).reshape(size), None, None)
                 out = torch.from_numpy(np.moveaxis(out, -1, 1).astype(np.float64))
                 signals[i] = (out, float(out.abs().max()) if out.numel() else 0.0)
                 continue

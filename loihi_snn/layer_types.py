@@ -75,8 +75,8 @@ class LayerType:
         raise NotImplementedError
 
     def run_fast(self, layer: Layer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """X (n, *shape, T) int64 -> (output (n, *shape, T) int64 or spikes, recorded spikes
-        (n, T, neurons) int8 in C, H, W order)."""
+        """X (n, *shape, T) int64 -> (output, recorded spikes), both (n, *shape, T): the output
+        int64 payloads or 0/1 spikes, the recorded spikes 0/1."""
         raise NotImplementedError
 
     def lava(self, layer: Layer, steps: int, offset: int) -> LavaNode:

@@ -285,18 +285,18 @@ class GraphNet(torch.nn.Module):
         inherited = self._all_terms(self.pops[spec.inherits - 1]) if spec.inherits else []
         return inherited + spec.terms
 
-    def _scales(self) -> dict[int, float]:
-        """Integer units per float unit of every population's and mask's input current: the
+    def _scales(self, parts: dict[int, list]) -> dict[int, float]:
+        """Integer units per float unit of every population's and mask's input current, from
+        the folded ``parts`` (:meth:`Term.effective` of all its terms) by population index: the
         largest that fits its weights (8 bit), bias (13 bit) and threshold (17 bit), then shared
         by each mask and the populations reading its output (module doc)."""
         scales, readers = {}, {}
         for spec in self.pops:
             limits = [math.inf if spec.mask else VTH_MAX / spec.threshold]
-            parts = [self.terms[t] for t in self._all_terms(spec)]
-            for term in parts:
-                if term.kind == "identity":
-                    readers.setdefault(term.source, []).append(spec.index)
-            real = [term.effective() for term in parts if term.kind != "identity"]
+            for _, _, p in parts[spec.index]:
+                if p.kind == "identity":
+                    readers.setdefault(p.source, []).append(spec.index)
+            real = [part for part in parts[spec.index] if part[2].kind != "identity"]
             w_max = max((float(np.abs(w).max()) for w, _, _ in real), default=0.0)
             b_max = float(np.abs(np.sum([b for _, b, _ in real], 0)).max()) if real else 0.0
             limits += [WEIGHT_MAX / w_max if w_max else math.inf]
@@ -311,10 +311,14 @@ class GraphNet(torch.nn.Module):
     def to_graph(self, time_steps: int) -> Graph:
         """The quantised graph (BN folded, one 8-bit scale per population, see module doc)."""
         layers = [Layer("input", self.input_shape)]
-        scales = self._scales()
+        folded = {
+            spec.index: [self.terms[t].effective() for t in self._all_terms(spec)]
+            for spec in self.pops
+        }
+        scales = self._scales(folded)
         for spec, neuron in zip(self.pops, self.neurons, strict=True):
             scale = scales[spec.index]
-            parts = [self.terms[t].effective() for t in self._all_terms(spec)]
+            parts = folded[spec.index]
             bias = np.sum([b for _, b, _ in parts], axis=0)
             projections = []
             for w, _, p in parts:

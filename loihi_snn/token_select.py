@@ -687,9 +687,7 @@ class TokenSelectType(LayerType):
 
     def run_fast(self, layer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         result = run_twin(layer.params, x)
-        n, steps = result.rec.shape[0], result.rec.shape[-1]
-        rec = np.ascontiguousarray(np.moveaxis(result.rec, -1, 1).reshape(n, steps, -1))
-        return result.y, rec
+        return result.y, result.rec
 
     def lava(self, layer, steps: int, offset: int) -> LavaNode:
         from .processes.token_select.process import TokenSelect as Process
