@@ -64,7 +64,7 @@ def _pilotnet_inputs(n: int) -> np.ndarray:
 
 def _project_case(name: str, run: Path, lava_n: int, fast_n: int) -> Case | None:
     from .evaluation import test_inputs
-    from .netfile import read_netfile
+    from .ir.netfile import read_netfile
 
     net = run / "model.net"
     if not net.exists():
@@ -99,14 +99,14 @@ def _worker(args: argparse.Namespace) -> None:
     """Run one backend on saved inputs as ``sim`` does (output layer only) for the timing, then
     the first ``--check`` samples recording every layer; save those traces and the timing."""
     from .evaluation import run_backend
-    from .netfile import read_netfile
+    from .ir.netfile import read_netfile
 
     data = np.load(args.inputs)
     info = read_netfile(args.net)
 
     def run(x: np.ndarray, **kwargs):
         if args.backend == "fast":
-            from .fast_backend import run_fast
+            from .backends.fast import run_fast
 
             return run_fast(info, x, args.steps, batch_size=args.batch, **kwargs)
         return run_backend("lava", info, x, args.steps, **kwargs)

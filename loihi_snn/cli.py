@@ -96,7 +96,7 @@ def format_checks(checks: list, samples: int, backend: str = "lava") -> str:
 
 
 def _cmd_plot_sparta(args: argparse.Namespace) -> int:
-    from .sparta import plot_selection
+    from .models.sparta import plot_selection
 
     path, summary = plot_selection(args.net, args.n, args.output, args.data_dir)
     print(
@@ -106,7 +106,7 @@ def _cmd_plot_sparta(args: argparse.Namespace) -> int:
 
 
 def _cmd_sparta_stats(args: argparse.Namespace) -> int:
-    from .sparta import selection_stats
+    from .models.sparta import selection_stats
 
     print("| file | samples | accuracy | mean K | mean sparsity | SOPs / sample |")
     print("|---|---|---|---|---|---|")
@@ -123,7 +123,7 @@ def _cmd_sparta_stats(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot_biasnn(args: argparse.Namespace) -> int:
-    from .biasnn_report import write_plots
+    from .mechanisms.alif_mask.report import write_plots
 
     stats, paths = write_plots(args.net, args.output, args.n, args.shown, args.backend,
                                args.data_dir)
@@ -143,7 +143,7 @@ def _biasnn_row(stats) -> str:
 
 
 def _cmd_biasnn_stats(args: argparse.Namespace) -> int:
-    from .biasnn_report import mask_stats
+    from .mechanisms.alif_mask.report import mask_stats
 
     print("| file | samples | accuracy | LIF spike rate outside masks | eliminated per step |")
     print("|---|---|---|---|---|")

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .backends.result import SimResult
 from .data import load_dataset
 from .errors import LoihiSnnError
-from .graph import Graph
-from .netfile import NetFile, read_network
-from .result import SimResult
+from .ir.graph import Graph
+from .ir.netfile import NetFile, read_network
 from .train import Trained, encode_split, load_checkpoint, predict
 
 BACKENDS = ("lava", "fast")
@@ -35,17 +35,17 @@ def run_backend(
     if backend not in BACKENDS:
         raise LoihiSnnError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
     if isinstance(info, Graph):
-        from .fast_graph import run_graph_fast
-        from .lava_graph import run_lava_graph
+        from .backends.fast_graph import run_graph_fast
+        from .backends.lava_graph import run_lava_graph
 
         if backend == "fast":
             return run_graph_fast(info, inputs, steps, record_all, record_states)
         return run_lava_graph(info, inputs, steps, record_all, hardware, record_states)
     if backend == "fast":
-        from .fast_backend import run_fast
+        from .backends.fast import run_fast
 
         return run_fast(info, inputs, steps, record_all=record_all, record_states=record_states)
-    from .lava_run import run_lava
+    from .backends.lava import run_lava
 
     return run_lava(
         info, inputs, steps, record_all=record_all, hardware=hardware, record_states=record_states

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 from . import __version__
-from .graph import GRAPH_FORMAT
-from .model import FORMAT_VERSION
-from .resnet import GraphNet
+from .ir.graph import GRAPH_FORMAT
+from .models.resnet import GraphNet
+from .models.sequential import FORMAT_VERSION
 from .train import CHECKPOINT, load_checkpoint
 
 

@@ -49,8 +49,9 @@ class NeuronSpec:
 class LayerSpec:
     """One layer: ``dense`` (out), ``conv`` (out, kernel, stride, padding) or ``flatten``; in
     residual networks also ``resblock`` (out, stride: an MS-ResNet block, see
-    :mod:`loihi_snn.resnet`), ``avgpool`` (kernel; 0 = global) and ``alif_mask`` (BIASNN's
-    attention mask on the membrane stream of the layer before, :mod:`loihi_snn.alif_mask`:
+    :mod:`loihi_snn.models.resnet`), ``avgpool`` (kernel; 0 = global) and ``alif_mask`` (BIASNN's
+    attention mask on the membrane stream of the layer before,
+    :mod:`loihi_snn.mechanisms.alif_mask.block`:
     reduction r, ``lif`` for the LASNN ablation, ``minmax`` dynamic | frozen (neurocore-only),
     ``mode`` persist | reset | frozen at inference). ``threshold`` overrides the neuron threshold
     of this layer (of a resblock: its middle neurons)."""
@@ -81,8 +82,9 @@ class TrainSpec:
 
 @dataclass
 class SpartaSpec:
-    """SPARTA's HI-LIF priors and token selection (``[sparta]``; :mod:`loihi_snn.sparta`,
-    :mod:`loihi_snn.hilif`, :mod:`loihi_snn.token_select`). mode ``dynamic`` (predictor, K >=
+    """SPARTA's HI-LIF priors and token selection (``[sparta]``; :mod:`loihi_snn.models.sparta`,
+    :mod:`loihi_snn.mechanisms.hilif.block`, :mod:`loihi_snn.mechanisms.token_select.block`). mode
+    ``dynamic`` (predictor, K >=
     k_min) or ``fixed`` (K = round((1 - sparsity) N)); dv_step: HI-LIF decays are quantised to
     multiples of it (fewer Lava populations); learn_gate_off: train beta' (Eq. 9) too, else it
     stays at gate_off (0: suppressed tokens are dropped)."""
@@ -119,7 +121,7 @@ class Recipe:
 
 # layers that make the network a graph (format 2)
 GRAPH_LAYERS = ("resblock", "avgpool", "alif_mask")
-SPARTA_LAYERS = ("hilif", "token_select")  # layers of a SPARTA model (loihi_snn.sparta)
+SPARTA_LAYERS = ("hilif", "token_select")  # layers of a SPARTA model (loihi_snn.models.sparta)
 _LAYER_TYPES = ("dense", "conv", "flatten", *GRAPH_LAYERS, *SPARTA_LAYERS)
 _DATASETS = ("digits", "fmnist")
 _ENCODERS = ("direct", "rate")

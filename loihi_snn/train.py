@@ -17,9 +17,9 @@ from tqdm import tqdm
 from .data import Dataset, encode, load_dataset
 from .errors import LoihiSnnError
 from .fileio import atomic_path, write_json
-from .model import SpikingNet
+from .models.resnet import GraphNet
+from .models.sequential import SpikingNet
 from .recipe import GRAPH_LAYERS, SPARTA_LAYERS, Recipe, parse_recipe
-from .resnet import GraphNet
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.json"
@@ -81,7 +81,7 @@ def build_model(recipe: Recipe, data: Dataset) -> SpikingNet | GraphNet:
     layers."""
     torch.manual_seed(recipe.seed)
     if any(spec.type in SPARTA_LAYERS for spec in recipe.layers):
-        from .sparta import SpartaNet
+        from .models.sparta import SpartaNet
 
         model = SpartaNet.from_recipe(recipe, data.input_shape)
     else:

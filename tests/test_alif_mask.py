@@ -16,7 +16,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from loihi_snn.alif_mask import (
+from loihi_snn.errors import LoihiSnnError
+from loihi_snn.mechanisms.alif_mask.block import (
     ONE,
     AlifMask,
     MaskParams,
@@ -25,7 +26,6 @@ from loihi_snn.alif_mask import (
     minmax_invert,
     run_twin,
 )
-from loihi_snn.errors import LoihiSnnError
 
 STEPS = 4
 
@@ -60,7 +60,7 @@ def run_process(
     from lava.proc import io
     from lava.proc.conv.process import Conv
 
-    from loihi_snn.processes.alif_mask.process import AlifMask as MaskProcess
+    from loihi_snn.mechanisms.alif_mask.lava.process import AlifMask as MaskProcess
 
     n, c, h, w, _ = x.shape
     offset = int(hop)

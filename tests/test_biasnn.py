@@ -13,13 +13,13 @@ import pytest
 import torch
 
 from loihi_snn import evaluation
-from loihi_snn.alif_mask import AlifMask, MaskLayer, MaskParams
+from loihi_snn.backends.fast_graph import run_graph_fast
+from loihi_snn.backends.lava_graph import run_lava_graph
 from loihi_snn.errors import LoihiSnnError
 from loihi_snn.evaluation import verify
-from loihi_snn.fast_graph import run_graph_fast
-from loihi_snn.graph import Graph, Layer, Neuron, Projection, read_graph, validate, write_graph
-from loihi_snn.lava_graph import run_lava_graph
-from loihi_snn.netfile import read_network
+from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection, read_graph, validate, write_graph
+from loihi_snn.ir.netfile import read_network
+from loihi_snn.mechanisms.alif_mask.block import AlifMask, MaskLayer, MaskParams
 
 STEPS = 4
 
@@ -128,7 +128,7 @@ def test_graded_delay_line_is_exact() -> None:
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc import io
 
-    from loihi_snn.processes.graded_delay.process import GradedDelay
+    from loihi_snn.backends.graded_delay.process import GradedDelay
 
     data = np.random.default_rng(8).integers(-(2**22), 2**22, (3, 2, 10)).astype(np.int32)
     source = io.source.RingBuffer(data=data)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from loihi_snn.backends.lava import run_lava
 from loihi_snn.data import encode
-from loihi_snn.lava_run import run_lava
-from loihi_snn.model import SpikingNet
+from loihi_snn.models.sequential import SpikingNet
 from loihi_snn.recipe import LayerSpec, NeuronSpec
 
 T = 12

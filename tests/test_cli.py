@@ -138,9 +138,9 @@ def _lava_children() -> list[str]:
 def test_a_run_that_streams_states_leaves_no_process(digits_run):
     import time
 
+    from loihi_snn.backends.lava import run_lava
     from loihi_snn.evaluation import test_inputs
-    from loihi_snn.lava_run import run_lava
-    from loihi_snn.netfile import read_netfile
+    from loihi_snn.ir.netfile import read_netfile
 
     info = read_netfile(digits_run / "model.net")
     result = run_lava(info, test_inputs(info, 2).x, record_states=True)

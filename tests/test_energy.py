@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from loihi_snn.backends.result import SimResult
 from loihi_snn.energy import biasnn
 from loihi_snn.energy.cli import add_energy_parser
 from loihi_snn.energy.costs import BUILTIN_COSTS, load_cost_table
@@ -19,8 +20,7 @@ from loihi_snn.energy.geometry import conv_fanout, dense_fanout, read_synapses
 from loihi_snn.energy.report import build_report, write_report
 from loihi_snn.energy.runner import load_test_inputs, measure
 from loihi_snn.errors import LoihiSnnError
-from loihi_snn.netfile import read_netfile
-from loihi_snn.result import SimResult
+from loihi_snn.ir.netfile import read_netfile
 
 # ---------------------------------------------------------------- hand-built networks
 # Memoryless neurons: iDecay = vDecay = 4096 make u = a << 6 and v = u at every step (v = 0 after a
@@ -385,7 +385,7 @@ def test_digits_export_counts_macs_of_the_direct_input(digits_run):
 
 def _strided_cnn(tmp_path):
     from loihi_snn.data import encode
-    from loihi_snn.model import SpikingNet
+    from loihi_snn.models.sequential import SpikingNet
     from loihi_snn.recipe import LayerSpec, NeuronSpec
 
     layers = [

@@ -11,7 +11,7 @@ import pytest
 import torch
 from lava.lib.dl import netx
 
-from loihi_snn.model import SpikingNet
+from loihi_snn.models.sequential import SpikingNet
 from loihi_snn.recipe import LayerSpec, NeuronSpec
 
 CNN = [

@@ -6,8 +6,8 @@ import h5py
 import numpy as np
 import pytest
 
-from loihi_snn.fast_backend import run_fast
-from loihi_snn.lava_run import run_lava
+from loihi_snn.backends.fast import run_fast
+from loihi_snn.backends.lava import run_lava
 
 
 def _assert_same(fast, lava) -> None:

@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from loihi_snn import evaluation
+from loihi_snn.backends.fast_graph import run_graph_fast
+from loihi_snn.backends.lava_graph import run_lava_graph
 from loihi_snn.errors import LoihiSnnError
 from loihi_snn.evaluation import run_backend, verify
-from loihi_snn.fast_graph import run_graph_fast
-from loihi_snn.graph import Graph, Layer, Neuron, Projection, read_graph, validate, write_graph
-from loihi_snn.lava_graph import run_lava_graph
-from loihi_snn.netfile import read_network
+from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection, read_graph, validate, write_graph
+from loihi_snn.ir.netfile import read_network
+from loihi_snn.models.resnet import GraphNet, Term
 from loihi_snn.recipe import LayerSpec, NeuronSpec
-from loihi_snn.resnet import GraphNet, Term
 
 CLI = str(Path(sys.executable).parent / "loihi-snn")
 

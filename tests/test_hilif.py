@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from loihi_snn.errors import LoihiSnnError
-from loihi_snn.graph import Graph, Layer, Neuron, validate
-from loihi_snn.hilif import HiLIF, reference_integer
+from loihi_snn.ir.graph import Graph, Layer, Neuron, validate
+from loihi_snn.mechanisms.hilif.block import HiLIF, reference_integer
 
 IN_SHAPE = (2, 8, 8)
 STEPS = 6
@@ -87,7 +87,7 @@ def grouped_graph(block: HiLIF) -> Graph:
 
 
 def test_integer_realisation_matches_a_vector_decay_reference() -> None:
-    from loihi_snn.fast_graph import GraphRunner
+    from loihi_snn.backends.fast_graph import GraphRunner
 
     block = make_block(dv_step=64, seed=3)
     graph = grouped_graph(block)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from loihi_snn.lava_run import run_lava
-from loihi_snn.netfile import read_netfile
+from loihi_snn.backends.lava import run_lava
+from loihi_snn.ir.netfile import read_netfile
 
 PILOTNET_LAYERS = ["input"] + [f"conv-{i}" for i in range(5)] + [f"fc-{i}" for i in range(4)]
 

@@ -18,8 +18,8 @@ import pytest
 import torch
 
 from loihi_snn.errors import LoihiSnnError
-from loihi_snn.graph import Layer
-from loihi_snn.token_select import (
+from loihi_snn.ir.graph import Layer
+from loihi_snn.mechanisms.token_select.block import (
     ONE_P,
     SelectParams,
     TokenSelect,
@@ -98,7 +98,7 @@ def run_process(
     from lava.proc import io
     from lava.proc.conv.process import Conv
 
-    from loihi_snn.processes.token_select.process import TokenSelect as Process
+    from loihi_snn.mechanisms.token_select.lava.process import TokenSelect as Process
 
     n, c, h, w, _ = x.shape
     offset = int(hop)

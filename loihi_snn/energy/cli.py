@@ -33,8 +33,8 @@ def _cmd_energy(args: argparse.Namespace) -> int:
         return 0
     if not args.net:
         raise LoihiSnnError("give a .net file to measure, or --paper biasnn for the paper's counts")
-    from ..graph import Graph
-    from ..netfile import read_network
+    from ..ir.graph import Graph
+    from ..ir.netfile import read_network
     from .runner import load_test_inputs, measure
 
     costs = list(BUILTIN_COSTS.values())

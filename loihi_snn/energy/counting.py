@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backends.result import SimResult
 from ..errors import LoihiSnnError
-from ..netfile import NetFile
-from ..result import SimResult
+from ..ir.netfile import NetFile
 from .biasnn import LIF, NeuronOps
 from .geometry import Synapse
 

@@ -3,7 +3,8 @@
 Conventions: weights are the integer mantissas stored in the file, dense (out, in) and conv
 (out, in/groups, kH, kW[, 1]) in SLAYER order; conv geometry (stride, padding, dilation) is stored
 in (H, W) order; neuron and input positions are flattened in C, H, W order, as netx and
-:class:`loihi_snn.result.SimResult` do. Convolution is cross-correlation (torch's ``conv2d``), as
+:class:`loihi_snn.backends.result.SimResult` do. Convolution is cross-correlation (torch's
+``conv2d``), as
 SLAYER trains it and as Lava runs it (the toolkit checks the two spike for spike).
 """
 
@@ -16,7 +17,7 @@ import h5py
 import numpy as np
 
 from ..errors import LoihiSnnError
-from ..netfile import NetFile, conv_geometry
+from ..ir.netfile import NetFile, conv_geometry
 
 
 @dataclass

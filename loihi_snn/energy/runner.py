@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..evaluation import run_backend
-from ..netfile import NetFile, prepare_run
+from ..ir.netfile import NetFile, prepare_run
 from .counting import NetworkCounts, count_network
 from .geometry import read_synapses
 

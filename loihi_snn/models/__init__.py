@@ -1,0 +1,2 @@
+"""Trainable torch models that export themselves: sequential SLAYER nets, residual graph nets and
+SPARTA."""

@@ -1,0 +1,346 @@
+"""Residual spiking networks in the MS-ResNet style, built from lava-dl SLAYER pieces, exporting
+themselves as graph files (format 2, :mod:`loihi_snn.ir.graph`).
+
+Layout (``[[layers]]`` of a recipe): a ``conv`` stem (conv, BN into LIF neurons A0), then
+``resblock`` layers, each
+
+    B_l     = LIF( BN1(conv3x3_s(A_l)) )
+    z_{l+1} = BN2(conv3x3(B_l)) + shortcut,   A_{l+1} = LIF(z_{l+1})
+
+with the membrane shortcut ``z_l`` (the synaptic input of A_l, added into the next neurons: on Loihi
+the projections of A_l are also connected to A_{l+1}) or, where the shape changes, a 1x1 strided
+projection BN(conv1x1_s(A_l)). Decision: the projection reads the spikes A_l = LIF(z_l), not the
+real-valued z_l, which exists on Loihi only as currents (materialising it needs a graded relay, a
+custom process); the identity shortcuts are exact membrane shortcuts. Then optional ``avgpool``
+layers (average pooling of spikes into new LIF neurons; kernel 0 = global) and ``dense`` layers
+(the last one holds the classes; its spike counts are the output).
+
+BIASNN: an ``alif_mask`` layer after a block gates that block's membrane stream z_{l+1}
+(:class:`loihi_snn.mechanisms.alif_mask.block.AlifMask`): Y = mask(z_{l+1}), A_{l+1} = LIF(Y), and
+the next
+membrane shortcut carries Y. On Loihi the stream exists as a graded signal there: the mask layer
+sums the block's projections (X), sends Y, and its readers take Y through identity projections
+of weight 1. For that, the mask and every population reading Y share one scale (the smallest any
+of them needs), so Y is in the readers' units exactly.
+
+Fixed point. Training runs SLAYER CUBA neurons (with the recipe's decays; MS-ResNet's LIF is
+current_decay 1, voltage_decay 0.75) on float synapses with BatchNorm over (N, H, W, T). The model
+in eval mode *is* its integer twin: BN folded into weights and bias with the running statistics,
+then per population one scale s = min(254 / max|W|, 4095 / max|b|) puts every incoming weight on
+8 bits (w = round(W s)), the bias on 13 bits and the threshold at round(theta s); it runs through
+:mod:`loihi_snn.backends.fast_graph`, which Lava matches bit for bit. Timing: zero-latency model (a
+population sees its sources at the same step); the Lava loader aligns the paths.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from lava.lib.dl import slayer
+
+from ..errors import LoihiSnnError
+from ..ir.graph import Graph, Layer, Neuron, Projection, validate, write_graph
+from ..mechanisms.alif_mask.block import AlifMask, MaskLayer
+from ..recipe import LayerSpec, NeuronSpec
+
+WEIGHT_MAX = 254
+BIAS_MAX = 4095
+VTH_MAX = (1 << 17) - 1
+
+
+class Term(torch.nn.Module):
+    """One projection of the model: conv + BN, dense, or average pooling, from layer ``source``
+    (0 = input, else a population's file index). Input (N, C, H, W, T) or (N, F, T)."""
+
+    def __init__(
+        self,
+        source: int,
+        kind: str,
+        in_shape: tuple[int, ...],
+        out: int = 0,
+        kernel: int = 1,
+        stride: int = 1,
+        padding: int = 0,
+    ) -> None:
+        super().__init__()
+        self.source, self.kind, self.in_shape = source, kind, tuple(in_shape)
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        if kind == "conv":
+            self.synapse = slayer.synapse.Conv(in_shape[0], out, kernel, stride, padding)
+            self.norm = torch.nn.BatchNorm3d(out)
+        elif kind == "dense":
+            self.synapse = slayer.synapse.Dense(math.prod(in_shape), out)
+        elif kind not in ("pool", "identity"):
+            raise LoihiSnnError(f"unknown projection kind {kind}")
+
+    def out_shape(self) -> tuple[int, ...]:
+        if self.kind == "identity":
+            return self.in_shape
+        if self.kind == "dense":
+            return (self.synapse.out_channels,)
+        channels = self.synapse.out_channels if self.kind == "conv" else self.in_shape[0]
+        size = [(s + 2 * self.padding - self.kernel) // self.stride + 1 for s in self.in_shape[1:]]
+        return (channels, *size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "identity":
+            return x
+        if self.kind == "conv":
+            return self.norm(self.synapse(x))
+        if self.kind == "dense":
+            return self.synapse(x.reshape(x.shape[0], -1, x.shape[-1]))
+        k, s = (self.kernel, self.kernel, 1), (self.stride, self.stride, 1)
+        return F.avg_pool3d(x, k, s)
+
+    def effective(self) -> tuple[np.ndarray, np.ndarray, Projection]:
+        """Real weight (BN folded with running statistics), real bias per output channel and
+        the projection it exports as (weight to be replaced by its integer version)."""
+        if self.kind == "identity":  # weight fixed at 1: the source shares the reader's scale
+            w = np.array([1.0])
+            return w, np.zeros(self.in_shape[0]), Projection(self.source, "identity", w)
+        if self.kind == "pool":
+            w = np.array([1.0 / self.kernel**2])
+            p = Projection(self.source, "pool", w, (self.stride,) * 2, kernel=(self.kernel,) * 2)
+            return w, np.zeros(self.in_shape[0]), p
+        w = self.synapse.weight.detach().double()
+        w = w.reshape(w.shape[:4]) if self.kind == "conv" else w.reshape(w.shape[0], -1)
+        bias = torch.zeros(w.shape[0], dtype=torch.float64)
+        if self.kind == "conv":
+            bn = self.norm
+            scale = bn.weight.detach().double() / torch.sqrt(bn.running_var.double() + bn.eps)
+            w = w * scale.reshape(-1, 1, 1, 1)
+            bias = bn.bias.detach().double() - bn.running_mean.double() * scale
+            p = Projection(self.source, "conv", w.numpy(), (self.stride,) * 2, (self.padding,) * 2)
+        else:
+            p = Projection(self.source, "dense", w.numpy())
+        return w.numpy(), bias.numpy(), p
+
+
+@dataclass
+class PopulationSpec:
+    """A population of the model (or an ALIF mask, ``mask``): its own terms, and the population
+    whose input it inherits (the membrane shortcut), if any."""
+
+    index: int
+    shape: tuple[int, ...]
+    terms: list[int] = field(default_factory=list)  # indices into GraphNet.terms
+    inherits: int | None = None
+    threshold: float = 1.0
+    mask: bool = False
+
+
+class GraphNet(torch.nn.Module):
+    """A residual spiking network. Input: integer-valued (N, C, H, W, T); output: spikes
+    (N, classes, T) of the last population. In eval mode it runs its integer twin."""
+
+    def __init__(
+        self, layers: list[LayerSpec], neuron: NeuronSpec, input_shape: tuple[int, int, int]
+    ) -> None:
+        super().__init__()
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.neuron_spec = neuron
+        self.terms = torch.nn.ModuleList()
+        self.pops: list[PopulationSpec] = []
+        neurons = []
+        shape: tuple[int, ...] = self.input_shape
+        last = 0  # file index of the latest population (0: the input)
+
+        def add_pop(terms: list[Term], threshold: float | None, inherits: int | None = None):
+            out = terms[0].out_shape() if terms else self.pops[inherits - 1].shape
+            for t in terms:
+                if t.out_shape() != out:
+                    raise LoihiSnnError(f"shapes {t.out_shape()} and {out} do not merge")
+            ids = []
+            for t in terms:
+                self.terms.append(t)
+                ids.append(len(self.terms) - 1)
+            theta = neuron.threshold if threshold is None else threshold
+            spec = PopulationSpec(len(self.pops) + 1, out, ids, inherits, theta)
+            self.pops.append(spec)
+            params = {
+                "threshold": theta,
+                "current_decay": neuron.current_decay,
+                "voltage_decay": neuron.voltage_decay,
+                "tau_grad": neuron.tau_grad,
+                "scale_grad": neuron.scale_grad,
+                "requires_grad": False,
+            }
+            neurons.append(slayer.neuron.cuba.Neuron(**params))
+            return spec.index, out
+
+        for i, spec in enumerate(layers):
+            where = f"layer #{i} ({spec.type})"
+            if spec.type in ("conv", "resblock", "avgpool") and len(shape) != 3:
+                raise LoihiSnnError(f"{where} needs a (C, H, W) input, got {shape}")
+            if spec.type == "conv":
+                term = Term(last, "conv", shape, spec.out, spec.kernel, spec.stride, spec.padding)
+                last, shape = add_pop([term], spec.threshold)
+            elif spec.type == "resblock":
+                if last == 0:
+                    raise LoihiSnnError(f"{where} needs a conv stem before it")
+                a = last
+                conv1 = Term(a, "conv", shape, spec.out, 3, spec.stride, 1)
+                b, mid = add_pop([conv1], spec.threshold)
+                conv2 = Term(b, "conv", mid, spec.out, 3, 1, 1)
+                if spec.stride == 1 and spec.out == shape[0]:
+                    last, shape = add_pop([conv2], None, inherits=a)
+                else:
+                    proj = Term(a, "conv", shape, spec.out, 1, spec.stride, 0)
+                    last, shape = add_pop([conv2, proj], None)
+            elif spec.type == "avgpool":
+                k = spec.kernel or shape[1]
+                if spec.kernel == 0 and shape[1] != shape[2]:
+                    raise LoihiSnnError(f"{where}: global pooling needs a square map, got {shape}")
+                last, shape = add_pop(
+                    [Term(last, "pool", shape, kernel=k, stride=k)], spec.threshold
+                )
+            elif spec.type == "dense":
+                last, shape = add_pop([Term(last, "dense", shape, spec.out)], spec.threshold)
+            elif spec.type == "alif_mask":
+                if last == 0 or len(shape) != 3:
+                    raise LoihiSnnError(f"{where} needs a (C, H, W) population before it")
+                gated = self.pops[-1]  # becomes the mask; new LIF neurons read its output
+                gated.mask = True
+                neurons[-1] = AlifMask(
+                    *shape, reduction=spec.reduction, lif=spec.lif, minmax=spec.minmax,
+                    mode=spec.mode,
+                )
+                last, shape = add_pop([Term(gated.index, "identity", shape)], gated.threshold)
+            elif spec.type != "flatten":
+                raise LoihiSnnError(f"{where}: not a layer of a residual network")
+            if min(shape) < 1:
+                raise LoihiSnnError(f"{where}: output would be empty ({shape})")
+        self.neurons = torch.nn.ModuleList(neurons)
+        self.num_classes = shape[0]
+        self.time_steps = 1
+        self._twin = None  # eval mode: the GraphRunner of the integer twin
+
+    # -- training forward (SLAYER) and eval forward (integer twin) ------------------------------
+
+    def train(self, mode: bool = True) -> GraphNet:
+        self._twin = None
+        return super().train(mode)
+
+    def _currents(self, spec: PopulationSpec, signals: dict, currents: dict) -> torch.Tensor:
+        z = currents[spec.inherits] if spec.inherits else 0
+        for t in spec.terms:
+            term = self.terms[t]
+            z = z + term(signals[term.source])
+        return z
+
+    def _float_layers(self, x: torch.Tensor) -> list[torch.Tensor]:
+        signals, currents, out = {0: x}, {}, []
+        for spec, neuron in zip(self.pops, self.neurons, strict=True):
+            z = self._currents(spec, signals, currents)
+            currents[spec.index] = z
+            signals[spec.index] = neuron(z)  # a mask's: the gated stream Y
+            out.append(neuron.last_spikes if spec.mask else signals[spec.index])
+        return out
+
+    def masks(self) -> list[AlifMask]:
+        return [m for m in self.neurons if isinstance(m, AlifMask)]
+
+    def start_epoch(self) -> None:
+        """The paper resets the masks' adaptation state at every epoch boundary."""
+        for mask in self.masks():
+            mask.reset_state()
+
+    def layer_spikes(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Spikes of every population, each (N, neurons in C, H, W order, T), in file order."""
+        if self.training:
+            return [s.reshape(s.shape[0], -1, s.shape[-1]) for s in self._float_layers(x)]
+        from ..backends.fast_graph import GraphRunner
+
+        if self._twin is None:  # built once per eval phase (train() drops it)
+            self._twin = GraphRunner(self.to_graph(x.shape[-1]))
+        traces = self._twin.run_batch(x.detach().cpu().numpy().astype(np.int64))
+        return [
+            torch.from_numpy(traces[i][0]).transpose(1, 2).contiguous()
+            for i in self._twin.graph.populations
+        ]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return self._float_layers(x)[-1]
+        return self.layer_spikes(x)[-1]
+
+    def check_ready(self) -> None:
+        """Run one silent sample through the float path so that lazily sized neurons know their
+        shape; every buffer (BN statistics, the masks' state) is kept as it was."""
+        kept = {k: b.clone() for k, b in self.named_buffers()}
+        mode = self.training
+        with torch.no_grad():
+            self.train()._float_layers(torch.zeros((1, *self.input_shape, 1)))
+        self.train(mode)
+        for key, value in self.named_buffers():
+            value.copy_(kept[key])
+
+    # -- integer twin and export ----------------------------------------------------------------
+
+    def _all_terms(self, spec: PopulationSpec) -> list[int]:
+        inherited = self._all_terms(self.pops[spec.inherits - 1]) if spec.inherits else []
+        return inherited + spec.terms
+
+    def _scales(self, parts: dict[int, list]) -> dict[int, float]:
+        """Integer units per float unit of every population's and mask's input current, from
+        the folded ``parts`` (:meth:`Term.effective` of all its terms) by population index: the
+        largest that fits its weights (8 bit), bias (13 bit) and threshold (17 bit), then shared
+        by each mask and the populations reading its output (module doc)."""
+        scales, readers = {}, {}
+        for spec in self.pops:
+            limits = [math.inf if spec.mask else VTH_MAX / spec.threshold]
+            for _, _, p in parts[spec.index]:
+                if p.kind == "identity":
+                    readers.setdefault(p.source, []).append(spec.index)
+            real = [part for part in parts[spec.index] if part[2].kind != "identity"]
+            w_max = max((float(np.abs(w).max()) for w, _, _ in real), default=0.0)
+            b_max = float(np.abs(np.sum([b for _, b, _ in real], 0)).max()) if real else 0.0
+            limits += [WEIGHT_MAX / w_max if w_max else math.inf]
+            limits += [BIAS_MAX / b_max if b_max else math.inf]
+            scales[spec.index] = min(limits)
+        for source, group in readers.items():
+            shared = min(scales[i] for i in [source, *group])
+            for i in [source, *group]:
+                scales[i] = shared
+        return scales
+
+    def to_graph(self, time_steps: int) -> Graph:
+        """The quantised graph (BN folded, one 8-bit scale per population, see module doc)."""
+        layers = [Layer("input", self.input_shape)]
+        folded = {
+            spec.index: [self.terms[t].effective() for t in self._all_terms(spec)]
+            for spec in self.pops
+        }
+        scales = self._scales(folded)
+        for spec, neuron in zip(self.pops, self.neurons, strict=True):
+            scale = scales[spec.index]
+            parts = folded[spec.index]
+            bias = np.sum([b for _, b, _ in parts], axis=0)
+            projections = []
+            for w, _, p in parts:
+                p.weight = w if p.kind == "identity" else np.round(w * scale)
+                projections.append(p)
+            per_neuron = math.prod(spec.shape) // bias.size
+            b_int = np.repeat(np.round(bias * scale).astype(np.int64), per_neuron)
+            if spec.mask:
+                record = MaskLayer(neuron.integer_params(scale), neuron.deploy_mode)
+                layers.append(Layer("alif_mask", spec.shape, None, b_int, projections, [], record))
+                continue
+            params = neuron.device_params
+            device = Neuron(
+                int(params["iDecay"]),
+                int(params["vDecay"]),
+                max(1, round(spec.threshold * scale)),
+            )
+            layers.append(Layer("population", spec.shape, device, b_int, projections))
+        return validate(Graph(layers, time_steps), "model")
+
+    def export_hdf5(self, path: str | Path, meta: dict) -> Path:
+        """Write the integer twin as a graph file (format 2, atomic)."""
+        self.check_ready()
+        return write_graph(self.to_graph(int(meta.get("time_steps", 1))), path, meta)
