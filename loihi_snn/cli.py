@@ -1,4 +1,5 @@
-"""The ``loihi-snn`` command: train, export, sim, verify and demo."""
+"""The ``loihi-snn`` command: train, export, sim, verify and demo, the energy report and each
+mechanism's report subcommands."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 
 from .energy.cli import add_energy_parser
 from .errors import LoihiSnnError
+from .mechanisms.reports import REPORTS
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -95,63 +97,6 @@ def format_checks(checks: list, samples: int, backend: str = "lava") -> str:
     return "\n".join(lines)
 
 
-def _cmd_plot_sparta(args: argparse.Namespace) -> int:
-    from .models.sparta import plot_selection
-
-    path, summary = plot_selection(args.net, args.n, args.output, args.data_dir)
-    print(
-        f"wrote {path}: K per sample {summary['k']}, mean sparsity {summary['sparsity']:.3f}"
-    )
-    return 0
-
-
-def _cmd_sparta_stats(args: argparse.Namespace) -> int:
-    from .models.sparta import selection_stats
-
-    print("| file | samples | accuracy | mean K | mean sparsity | SOPs / sample |")
-    print("|---|---|---|---|---|---|")
-    for net in args.nets:
-        s = selection_stats(net, args.n, args.data_dir)
-        print(
-            f"| {net} | {s['samples']} | {s['accuracy']:.4f} | {s['mean_k']:.2f} | "
-            f"{s['sparsity']:.3f} | {s['sops']:,.0f} |"
-        )
-        if args.verbose:
-            for key, value in s["sops_per_projection"].items():
-                print(f"|   {key} | | | | | {value:,.0f} |")
-    return 0
-
-
-def _cmd_plot_biasnn(args: argparse.Namespace) -> int:
-    from .mechanisms.alif_mask.report import write_plots
-
-    stats, paths = write_plots(args.net, args.output, args.n, args.shown, args.backend,
-                               args.data_dir)
-    print(f"wrote {', '.join(map(str, paths))} and stats.json beside them")
-    print(_biasnn_row(stats))
-    return 0
-
-
-def _biasnn_row(stats) -> str:
-    acc = "-" if stats.accuracy is None else f"{stats.accuracy:.4f}"
-    eliminated = "; ".join(
-        f"layer {i}: " + " ".join(f"{100 * v:.2f}%" for v in share)
-        for i, share in stats.eliminated.items()
-    )
-    return (f"| {stats.file} | {stats.samples} | {acc} | {100 * stats.lif_rate:.2f}% | "
-            f"{eliminated or '-'} |")
-
-
-def _cmd_biasnn_stats(args: argparse.Namespace) -> int:
-    from .mechanisms.alif_mask.report import mask_stats
-
-    print("| file | samples | accuracy | LIF spike rate outside masks | eliminated per step |")
-    print("|---|---|---|---|---|")
-    for net in args.nets:
-        print(_biasnn_row(mask_stats(net, args.n, args.backend, args.data_dir)[0]))
-    return 0
-
-
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import demo
 
@@ -208,53 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_cmd_verify)
 
-    p = sub.add_parser(
-        "plot-sparta",
-        help="SPARTA file: firing-rate map, priority map and top-K mask per sample (Fig. 3)",
-    )
-    p.add_argument("net", help="a SPARTA graph file (loihi-snn export of a sparta recipe)")
-    p.add_argument("-n", type=int, default=4, help="number of test samples (default 4)")
-    p.add_argument("-o", "--output", default="sparta.png", help="PNG to write (default sparta.png)")
-    p.add_argument("--data-dir", help="folder with the dataset's files")
-    p.set_defaults(run=_cmd_plot_sparta)
-
-    p = sub.add_parser(
-        "sparta-stats",
-        help="SPARTA files: accuracy, mean sparsity and synaptic ops per sample (integer twin)",
-    )
-    p.add_argument("nets", nargs="+", help="SPARTA graph files")
-    p.add_argument("-n", type=int, help="number of test samples (default: the whole test set)")
-    p.add_argument("--data-dir", help="folder with the dataset's files")
-    p.add_argument("-v", "--verbose", action="store_true", help="SOPs per projection too")
-    p.set_defaults(run=_cmd_sparta_stats)
-
-    p = sub.add_parser(
-        "plot-biasnn",
-        help="BIASNN file: last mask's spike counts over input images (Fig. 5) and values "
-        "eliminated per step per mask (Fig. 6a), as PNG",
-    )
-    p.add_argument("net", help="a graph file with alif_mask layers (e.g. an fmnist_biasnn export)")
-    p.add_argument("-o", "--output", default="biasnn_plots", help="folder for the PNGs and JSON")
-    p.add_argument("-n", type=int, default=10000, help="test samples for the statistics")
-    p.add_argument("--shown", type=int, default=8, help="images in the heatmap figure")
-    p.add_argument("--backend", choices=("lava", "fast"), default="fast")
-    p.add_argument("--data-dir", help="folder with the dataset's files")
-    p.set_defaults(run=_cmd_plot_biasnn)
-
-    p = sub.add_parser(
-        "biasnn-stats",
-        help="graph files: accuracy, LIF spike rate outside the masks, values eliminated per step",
-    )
-    p.add_argument("nets", nargs="+", help="graph files (with or without alif_mask layers)")
-    p.add_argument("-n", type=int, default=10000, help="test samples (default 10000)")
-    p.add_argument("--backend", choices=("lava", "fast"), default="fast")
-    p.add_argument("--data-dir", help="folder with the dataset's files")
-    p.set_defaults(run=_cmd_biasnn_stats)
-
     p = sub.add_parser("demo", help="train, export, simulate and verify digits_mlp end to end")
     p.add_argument("--out", help="run directory (default runs/demo-<time>)")
     p.set_defaults(run=_cmd_demo)
 
+    for report in REPORTS.values():
+        report.add_parsers(sub)
     add_energy_parser(sub)
     return parser
 

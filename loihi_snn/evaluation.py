@@ -13,7 +13,7 @@ from .backends.result import SimResult
 from .data import load_dataset
 from .errors import LoihiSnnError
 from .ir.graph import Graph
-from .ir.netfile import NetFile, read_network
+from .ir.hdf5 import read_network
 from .train import Trained, encode_split, load_checkpoint, predict
 
 BACKENDS = ("lava", "fast")
@@ -21,7 +21,7 @@ BACKENDS = ("lava", "fast")
 
 def run_backend(
     backend: str,
-    info: NetFile | Graph,
+    info: Graph,
     inputs: np.ndarray,
     steps: int | None = None,
     record_all: bool = True,
@@ -34,13 +34,6 @@ def run_backend(
         raise LoihiSnnError("--hardware runs on Loihi 2 through Lava: use --backend lava")
     if backend not in BACKENDS:
         raise LoihiSnnError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
-    if isinstance(info, Graph):
-        from .backends.fast_graph import run_graph_fast
-        from .backends.lava_graph import run_lava_graph
-
-        if backend == "fast":
-            return run_graph_fast(info, inputs, steps, record_all, record_states)
-        return run_lava_graph(info, inputs, steps, record_all, hardware, record_states)
     if backend == "fast":
         from .backends.fast import run_fast
 
@@ -82,7 +75,7 @@ class LayerCheck:
 
 
 def trained_model(
-    info: NetFile | Graph, checkpoint: str | Path | None, data_dir: str | None
+    info: Graph, checkpoint: str | Path | None, data_dir: str | None
 ) -> Trained:
     """The checkpoint a loihi_snn file was exported from (or the one given)."""
     if info.meta is None:
@@ -116,7 +109,7 @@ def _test_inputs(trained: Trained, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _foreign_inputs(
-    info: NetFile | Graph,
+    info: Graph,
     dataset: str | None,
     data_dir: str | None,
     n: int,
@@ -156,7 +149,7 @@ def _foreign_inputs(
 
 
 def test_inputs(
-    info: NetFile | Graph,
+    info: Graph,
     n: int,
     dataset: str | None = None,
     data_dir: str | None = None,

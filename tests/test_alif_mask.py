@@ -1,15 +1,18 @@
 """BIASNN's ALIF attention mask: the integer rules against independent references, the Lava
 process (fixed_pt) against the block's integer twin spike for spike (random tensors, edge cases,
-the three threshold-state modes, LIF), the floating_pt model against the float forward, timing
-through a Lava Conv hop, and training gradients.
+the three threshold-state modes, LIF), the floating_pt model against the block's float forward,
+timing through a Lava Conv hop, training gradients and the op count. The layer type's contract
+(file round trip, twin = fast = Lava on random parameters) is tests/test_mechanisms.py's.
 
-Timing in Lava: a RingBuffer source sends its data[k] at global step k (0-based), the process
-answers in the same step and a sink stores step k at index k, so with the source wired straight to
-``x_in`` the sinks equal the twin at lag 0 (offset 0). A Dense/Conv hop delays X by one step: the
-process is then built with offset 1 and its output starts one step later.
+Timing in Lava (the ``lava_run`` harness, tests/conftest.py): the process answers in the same step,
+so with the source wired straight to ``x_in`` the sinks equal the twin at lag 0 (offset 0). A Conv
+hop delays X by one step: the process is then built with offset 1 and its output starts one step
+later.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -17,9 +20,12 @@ import torch
 import torch.nn.functional as F
 
 from loihi_snn.errors import LoihiSnnError
-from loihi_snn.mechanisms.alif_mask.block import (
+from loihi_snn.ir.graph import Layer
+from loihi_snn.mechanisms.alif_mask import paper
+from loihi_snn.mechanisms.alif_mask.block import AlifMask
+from loihi_snn.mechanisms.alif_mask.layer import AlifMaskType, MaskLayer
+from loihi_snn.mechanisms.alif_mask.rules import (
     ONE,
-    AlifMask,
     MaskParams,
     channel_pool,
     ds_conv,
@@ -30,21 +36,8 @@ from loihi_snn.mechanisms.alif_mask.block import (
 STEPS = 4
 
 
-def to_stream(x: np.ndarray, pad: int = 0) -> np.ndarray:
-    """(N, C, H, W, T) -> a RingBuffer's (W, H, C, N*T + pad), samples back to back."""
-    n, c, h, w, t = x.shape
-    data = np.moveaxis(np.transpose(x, (0, 3, 2, 1, 4)), 0, -2).reshape(w, h, c, n * t)
-    return np.concatenate([data, np.zeros((w, h, c, pad), data.dtype)], -1)
-
-
-def from_stream(buf: np.ndarray, n: int, start: int) -> np.ndarray:
-    """A sink's (W, H, C, total) from global step ``start`` on -> (N, C, H, W, T)."""
-    w, h, c, _ = buf.shape
-    cut = buf[..., start : start + n * STEPS].reshape(w, h, c, n, STEPS)
-    return np.transpose(cut, (3, 2, 1, 0, 4))
-
-
 def run_process(
+    lava_run,
     params: MaskParams,
     x: np.ndarray,
     mode: str,
@@ -52,47 +45,21 @@ def run_process(
     hop: bool = False,
     eps: float = 1e-6,
 ) -> dict[str, np.ndarray]:
-    """Run the Lava process on x (N, C, H, W, T): ring buffer -> [identity Conv] -> AlifMask ->
-    ring buffers. Returns y, s (N, C, H, W, T) and the Vars u, a (C, H, W) after the run, plus the
-    raw sink buffers ``y_raw`` (W, H, C, total)."""
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc import io
-    from lava.proc.conv.process import Conv
-
+    """Run the Lava process on x (N, C, H, W, T) through the shared harness (conftest): ring
+    buffer -> [identity Conv] -> AlifMask -> ring buffers. Returns y, s (N, C, H, W, T) and the
+    Vars u, a (C, H, W) after the run, plus the raw sink buffer ``y_raw`` (W, H, C, total)."""
     from loihi_snn.mechanisms.alif_mask.lava.process import AlifMask as MaskProcess
 
-    n, c, h, w, _ = x.shape
-    offset = int(hop)
-    total = n * STEPS + offset
-    dtype = np.int32 if tag == "fixed_pt" else np.float64
-    source = io.source.RingBuffer(data=to_stream(x, offset).astype(dtype))
-    process = MaskProcess(params=params, steps=STEPS, mode=mode, offset=offset, eps=eps)
-    if hop:
-        conv = Conv(
-            weight=np.eye(c, dtype=np.int32).reshape(c, 1, 1, c),
-            input_shape=(w, h, c),
-            num_message_bits=24,
-        )
-        source.s_out.connect(conv.s_in)
-        conv.a_out.connect(process.x_in)
-    else:
-        source.s_out.connect(process.x_in)
-    sinks = {key: io.sink.RingBuffer(shape=(w, h, c), buffer=total) for key in ("y", "s")}
-    process.y_out.connect(sinks["y"].a_in)
-    process.s_out.connect(sinks["s"].a_in)
-    try:
-        process.run(condition=RunSteps(num_steps=total), run_cfg=Loihi2SimCfg(select_tag=tag))
-        raw = {key: sink.data.get() for key, sink in sinks.items()}
-        u, a = process.u.get(), process.a.get()
-    finally:
-        process.stop()
+    def build(offset: int) -> MaskProcess:
+        return MaskProcess(params=params, steps=STEPS, mode=mode, offset=offset, eps=eps)
+
+    run = lava_run(build, x, STEPS, tag=tag, hop=hop, read=("u", "a"))
     return {
-        "y": from_stream(raw["y"], n, offset),
-        "s": from_stream(raw["s"], n, offset),
-        "u": np.transpose(u, (2, 1, 0)),
-        "a": np.transpose(a, (2, 1, 0)),
-        "y_raw": raw["y"],
+        "y": run.y,
+        "s": run.s,
+        "u": np.transpose(run.vars["u"], (2, 1, 0)),
+        "a": np.transpose(run.vars["a"], (2, 1, 0)),
+        "y_raw": run.y_raw,
     }
 
 
@@ -208,6 +175,7 @@ def test_twin_matches_an_independent_reference(mode: str) -> None:
 # -- the Lava process against the block's integer twin ------------------------------------------
 
 
+@pytest.mark.lava
 @pytest.mark.parametrize(
     ("shape", "mode", "lif"),
     [
@@ -217,17 +185,20 @@ def test_twin_matches_an_independent_reference(mode: str) -> None:
         ((16, 6, 10), "reset", True),  # LASNN: plain LIF (runs frozen, gamma = 0)
     ],
 )
-def test_lava_bit_exact_random(shape: tuple[int, int, int], mode: str, lif: bool) -> None:
+def test_lava_bit_exact_random(
+    lava_run, shape: tuple[int, int, int], mode: str, lif: bool
+) -> None:
     block = make_block(*shape, seed=3, mode=mode, lif=lif)
     x = np.random.default_rng(4).integers(-3000, 3000, (3, *shape, STEPS))
     x[x % 3 == 0] = 0  # sparse, as currents are
     ref = twin(block, x)
-    lava = run_process(block.integer_params(), x, block.deploy_mode)
+    lava = run_process(lava_run, block.integer_params(), x, block.deploy_mode)
     assert_same(lava, ref)
     assert 0 < ref["s"].mean() < 1
 
 
-def test_lava_bit_exact_edge_cases() -> None:
+@pytest.mark.lava
+def test_lava_bit_exact_edge_cases(lava_run) -> None:
     """min == max (channel 0 is constant: zero pointwise weights), values exactly at threshold,
     an all-firing and an all-silent step, and int32 extremes that saturate Z."""
     shape = (16, 6, 10)
@@ -270,11 +241,12 @@ def test_lava_bit_exact_edge_cases() -> None:
     assert (s[0, ..., 1] == 0).all()  # all-silent step (every threshold rose above 4096)
     np.testing.assert_array_equal(ref["y"][0, ..., 1], x[0, ..., 1])
 
-    lava = run_process(edge.integer_params(), x, "reset")
+    lava = run_process(lava_run, edge.integer_params(), x, "reset")
     assert_same(lava, ref)
 
 
-def test_timing_through_a_conv_hop() -> None:
+@pytest.mark.lava
+def test_timing_through_a_conv_hop(lava_run) -> None:
     """A Lava Conv before the process delays X by one step: with offset 1 the process idles at
     step 0 (zeros out, state untouched, which matters in persist mode) and then matches the twin
     one step later."""
@@ -282,7 +254,7 @@ def test_timing_through_a_conv_hop() -> None:
     block = make_block(*shape, seed=7, mode="persist")
     x = np.random.default_rng(8).integers(-3000, 3000, (2, *shape, STEPS))
     ref = twin(block, x)
-    lava = run_process(block.integer_params(), x, "persist", hop=True)
+    lava = run_process(lava_run, block.integer_params(), x, "persist", hop=True)
     assert (lava["y_raw"][..., 0] == 0).all()
     assert_same(lava, ref)
 
@@ -334,7 +306,8 @@ def test_lif_flag_swaps_the_neuron() -> None:
 # -- float forward, floating_pt model, training --------------------------------------------------
 
 
-def test_floating_pt_matches_the_float_forward() -> None:
+@pytest.mark.lava
+def test_floating_pt_matches_the_float_forward(lava_run) -> None:
     """Lava's floating_pt model (Q12 units, exact power-of-2 scaling) against the block's float
     training forward at B = 1 in float64: same spikes, same Y."""
     shape = (16, 6, 10)
@@ -345,7 +318,7 @@ def test_floating_pt_matches_the_float_forward() -> None:
     block.train()
     with torch.no_grad():
         y = block(torch.from_numpy(x).double()).numpy()
-    lava = run_process(params, x, "persist", tag="floating_pt", eps=block.eps)
+    lava = run_process(lava_run, params, x, "persist", tag="floating_pt", eps=block.eps)
     np.testing.assert_array_equal(lava["s"], block.last_spikes.numpy())
     np.testing.assert_array_equal(lava["y"], y)
     np.testing.assert_allclose(lava["a"] / ONE, block.a.numpy(), rtol=1e-12)
@@ -406,3 +379,39 @@ def test_bad_input_is_refused() -> None:
         block(torch.full((1, 16, 4, 4, 2), 0.5))
     with pytest.raises(LoihiSnnError, match="not"):
         block(torch.zeros((1, 8, 4, 4, 2)))
+
+
+def test_ops_follow_the_paper_op_model() -> None:
+    """The three attention layers of the paper's CIFAR-10 model (r = 16), one step: the ALIF
+    neurons cost what the paper counts (4 N + 3 mults, 6 N + 560 adds), the DS convs the 1.22 M
+    MACs of the 'same'-size branch, plus the pooling, normalisation and gate; mode frozen adapts
+    nothing and is priced as the LIF (the paper's LASNN counts)."""
+    shapes = paper.ms_resnet18_attention_shapes((3, 32, 32))
+    kind = AlifMaskType()
+
+    def layer(shape: tuple[int, int, int], mode: str) -> Layer:
+        c, hidden = shape[0], shape[0] // 16
+        params = MaskParams(
+            np.zeros((2, 5, 5)), np.zeros((hidden, 2)), 0, np.zeros((hidden, 7, 7)),
+            np.zeros((c, hidden)), 0, 1024, 2485, 4096, 4096, np.zeros(shape),
+        )
+        return Layer("alif_mask", shape, params=MaskLayer(params, mode))
+
+    ops = {mode: [kind.ops(layer(s, mode), 1) for s in shapes] for mode in ("reset", "frozen")}
+    neurons = sum(math.prod(s) for s in shapes)
+    assert neurons == 114_688
+    macs = 1_219_200  # DS1 + DS2 of the three modules at stride 1
+    pooling = sum(2 * (c - 1) * h * w for c, h, w in shapes)  # sums and max comparisons
+    norm = 4 * neurons  # min/max comparisons and M - m + 1 per channel, 2 per value
+    extra = (macs + 2 * neurons, macs + pooling + norm)  # + a division and the gate per value
+    for mode, neuron in (("reset", "alif"), ("frozen", "lif")):
+        paper_mults, paper_adds = paper.attention_ops(shapes, neuron)
+        assert sum(o["mults"] for o in ops[mode]) == paper_mults + extra[0], mode
+        assert sum(o["adds"] for o in ops[mode]) == paper_adds + extra[1], mode
+        assert [o["neuron_updates"] for o in ops[mode]] == [math.prod(s) for s in shapes]
+    assert paper.attention_ops(shapes, "alif") == (458_755, 688_688)
+    assert "DS convs (522,240 MACs" in ops["reset"][0]["note"]
+    assert "ALIF neurons" in ops["reset"][0]["note"] and "LIF neurons" in ops["frozen"][0]["note"]
+    four = kind.ops(layer(shapes[0], "reset"), 4)
+    assert (four["mults"], four["adds"]) == (4 * ops["reset"][0]["mults"],
+                                             4 * ops["reset"][0]["adds"])

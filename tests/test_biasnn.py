@@ -13,13 +13,15 @@ import pytest
 import torch
 
 from loihi_snn import evaluation
-from loihi_snn.backends.fast_graph import run_graph_fast
-from loihi_snn.backends.lava_graph import run_lava_graph
+from loihi_snn.backends.fast import run_fast
+from loihi_snn.backends.lava import run_lava
 from loihi_snn.errors import LoihiSnnError
 from loihi_snn.evaluation import verify
-from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection, read_graph, validate, write_graph
-from loihi_snn.ir.netfile import read_network
-from loihi_snn.mechanisms.alif_mask.block import AlifMask, MaskLayer, MaskParams
+from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection, validate
+from loihi_snn.ir.hdf5 import read_graph, read_network, write_graph
+from loihi_snn.mechanisms.alif_mask.block import AlifMask
+from loihi_snn.mechanisms.alif_mask.layer import MaskLayer
+from loihi_snn.mechanisms.alif_mask.rules import MaskParams
 
 STEPS = 4
 
@@ -76,8 +78,8 @@ def test_lava_equals_fast_backend_through_the_mask(mode: str, frozen: bool) -> N
     graph = mask_graph(rng, mode, frozen)
     assert graph.depth == [0, 1, 2, 3, 4, 5, 6]
     x = rng.integers(0, 8, (3, 2, 6, 6, STEPS))
-    fast = run_graph_fast(graph, x, record_states=True, batch_size=2)  # state crosses batches
-    lava = run_lava_graph(graph, x, record_states=True)
+    fast = run_fast(graph, x, record_states=True, batch_size=2)  # state crosses batches
+    lava = run_lava(graph, x, record_states=True)
     for k, i in enumerate(graph.populations):
         spikes = fast.spikes[k]
         assert spikes.any() and not spikes.all(), f"layer {i}: the test would prove little"
@@ -100,7 +102,7 @@ def test_mask_layer_round_trip(tmp_path) -> None:
         np.testing.assert_array_equal(getattr(a.params.params, key), getattr(b.params.params, key))
     assert back.layer_kinds[1] == "alif_mask(conv+conv)"
     x = np.random.default_rng(0).integers(0, 8, (2, 2, 6, 6, STEPS))
-    for p, q in zip(run_graph_fast(graph, x).spikes, run_graph_fast(back, x).spikes, strict=True):
+    for p, q in zip(run_fast(graph, x).spikes, run_fast(back, x).spikes, strict=True):
         np.testing.assert_array_equal(p, q)
 
 
@@ -186,7 +188,7 @@ def test_plot_and_stats_commands(biasnn_run, tmp_path, capsys) -> None:
     graph = read_network(net)
     mask = str(next(i for i in graph.populations if graph.layers[i].custom))
     assert stats["samples"] == 40 and len(stats["eliminated"][mask]) == STEPS
-    fast = run_graph_fast(graph, evaluation.test_inputs(graph, 40).x)
+    fast = run_fast(graph, evaluation.test_inputs(graph, 40).x)
     lif = [s for i, s in zip(graph.populations, fast.spikes, strict=True) if str(i) != mask]
     assert stats["lif_rate"] == pytest.approx(sum(s.sum() for s in lif) / sum(s.size for s in lif))
     capsys.readouterr()

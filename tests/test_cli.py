@@ -140,9 +140,9 @@ def test_a_run_that_streams_states_leaves_no_process(digits_run):
 
     from loihi_snn.backends.lava import run_lava
     from loihi_snn.evaluation import test_inputs
-    from loihi_snn.ir.netfile import read_netfile
+    from loihi_snn.ir.hdf5 import read_netx
 
-    info = read_netfile(digits_run / "model.net")
+    info = read_netx(digits_run / "model.net")
     result = run_lava(info, test_inputs(info, 2).x, record_states=True)
     assert result.u is not None and result.u[0].any()
     time.sleep(1)

@@ -12,15 +12,15 @@ import pytest
 import torch
 
 from loihi_snn.backends.result import SimResult
-from loihi_snn.energy import biasnn
 from loihi_snn.energy.cli import add_energy_parser
 from loihi_snn.energy.costs import BUILTIN_COSTS, load_cost_table
 from loihi_snn.energy.counting import count_network
-from loihi_snn.energy.geometry import conv_fanout, dense_fanout, read_synapses
+from loihi_snn.energy.geometry import conv_fanout, dense_fanout
 from loihi_snn.energy.report import build_report, write_report
 from loihi_snn.energy.runner import load_test_inputs, measure
 from loihi_snn.errors import LoihiSnnError
-from loihi_snn.ir.netfile import read_netfile
+from loihi_snn.ir.hdf5 import read_netx
+from loihi_snn.mechanisms.alif_mask import paper as biasnn
 
 # ---------------------------------------------------------------- hand-built networks
 # Memoryless neurons: iDecay = vDecay = 4096 make u = a << 6 and v = u at every step (v = 0 after a
@@ -171,10 +171,10 @@ def _mlp_trace(u=None, v=None):
 
 def test_active_updates_are_read_from_the_recorded_states(tmp_path):
     """Made-up states (not what the weights give) decide the split: nothing is recomputed."""
-    info = read_netfile(mlp_net(tmp_path / "mlp.net"))
+    info = read_netx(mlp_net(tmp_path / "mlp.net"))
     u = [np.array([[[5, 5, 5, 5], [0, 0, 0, 0]]]), np.zeros((1, 1, 4), np.int64)]
     v = [np.zeros((1, 2, 4), np.int64), np.array([[[0, 7, 7, 0]]])]
-    counts = count_network(info, read_synapses(info), BINARY, _mlp_trace(u, v))
+    counts = count_network(info, BINARY, _mlp_trace(u, v))
     hidden, out = counts.layers
     # hidden n0: u changes at t0, spikes at t2; n1: spikes at t0, t1. Output: spike at t0, v
     # changes at t1 and t3 (t2 unchanged)
@@ -183,14 +183,13 @@ def test_active_updates_are_read_from_the_recorded_states(tmp_path):
 
 
 def test_a_run_without_recorded_states_is_refused(tmp_path):
-    info = read_netfile(mlp_net(tmp_path / "mlp.net"))
-    synapses = read_synapses(info)
+    info = read_netx(mlp_net(tmp_path / "mlp.net"))
     with pytest.raises(LoihiSnnError, match="record_states=True"):
-        count_network(info, synapses, BINARY, _mlp_trace())
+        count_network(info, BINARY, _mlp_trace())
     u = [np.zeros((1, 2, 4), np.int64), np.zeros((1, 1, 3), np.int64)]  # one step short
     v = [np.zeros((1, 2, 4), np.int64), np.zeros((1, 1, 4), np.int64)]
-    with pytest.raises(LoihiSnnError, match="neuron layer 1: recorded u"):
-        count_network(info, synapses, BINARY, _mlp_trace(u, v))
+    with pytest.raises(LoihiSnnError, match=r"layer 3 \(population\): recorded u"):
+        count_network(info, BINARY, _mlp_trace(u, v))
 
 
 # ---------------------------------------------------------------- fan-out geometry
@@ -368,7 +367,7 @@ def test_an_unknown_backend_is_refused(tmp_path):
 
 
 def test_digits_export_counts_macs_of_the_direct_input(digits_run):
-    info = read_netfile(digits_run / "model.net")
+    info = read_netx(digits_run / "model.net")
     x, graded = load_test_inputs(info, 3)
     assert graded is True  # the digits recipe uses the direct encoder
     counts = measure(info.path, x, graded_input=graded)

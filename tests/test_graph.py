@@ -13,12 +13,13 @@ import pytest
 import torch
 
 from loihi_snn import evaluation
-from loihi_snn.backends.fast_graph import run_graph_fast
-from loihi_snn.backends.lava_graph import run_lava_graph
+from loihi_snn.backends.fast import run_fast
+from loihi_snn.backends.lava import run_lava
 from loihi_snn.errors import LoihiSnnError
 from loihi_snn.evaluation import run_backend, verify
-from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection, read_graph, validate, write_graph
-from loihi_snn.ir.netfile import read_network
+from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection, validate
+from loihi_snn.ir.hdf5 import read_graph, write_graph
+from loihi_snn.ir.hdf5 import read_network
 from loihi_snn.models.resnet import GraphNet, Term
 from loihi_snn.recipe import LayerSpec, NeuronSpec
 
@@ -88,8 +89,8 @@ def test_lava_equals_fast_backend_in_spikes_u_and_v():
     graph = random_graph(rng)
     assert graph.depth == [0, 1, 2, 3, 3, 4, 5]
     x = rng.integers(0, 6, (4, 2, 6, 6, 6))
-    fast = run_graph_fast(graph, x, record_states=True)
-    lava = run_lava_graph(graph, x, 6, record_states=True)
+    fast = run_fast(graph, x, record_states=True)
+    lava = run_lava(graph, x, 6, record_states=True)
     for k in range(len(graph.populations)):
         assert fast.spikes[k].any(), f"population {k} is silent: the test would prove little"
         np.testing.assert_array_equal(fast.spikes[k], lava.spikes[k])
@@ -119,7 +120,7 @@ def test_paths_of_unequal_length_meet_at_the_same_step_in_lava():
     graph = validate(Graph(layers, 8), "relay test")
     rng = np.random.default_rng(3)
     x = (rng.random((3, 3, 1, 1, 8)) < 0.5).astype(np.int64)
-    result = run_lava_graph(graph, x, 8)
+    result = run_lava(graph, x, 8)
     np.testing.assert_array_equal(result.spikes[2], x.reshape(3, 3, 8))
     misaligned = x[..., 1:] & x[..., :-1]
     assert (result.spikes[2][..., 1:] != misaligned.reshape(3, 3, 7)).any()

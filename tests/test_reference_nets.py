@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from loihi_snn.backends.lava import run_lava
-from loihi_snn.ir.netfile import read_netfile
+from loihi_snn.ir.hdf5 import read_netx
 
 PILOTNET_LAYERS = ["input"] + [f"conv-{i}" for i in range(5)] + [f"fc-{i}" for i in range(4)]
 
@@ -38,7 +38,7 @@ def test_pilotnet_lif_reproduces_golden_spikes_layer_by_layer(netx_assets):
 
 
 def test_pilotnet_lif_readout_is_the_voltage_of_its_non_spiking_output(netx_assets):
-    info = read_netfile(netx_assets / "gts" / "pilotnet_lif" / "network.net")
+    info = read_netx(netx_assets / "gts" / "pilotnet_lif" / "network.net")
     assert info.input_neuron and info.voltage_readout
     assert info.input_shape == (3, 66, 200)
 

@@ -13,8 +13,8 @@ from loihi_snn.cli import main
 from loihi_snn.errors import LoihiSnnError
 from loihi_snn.evaluation import verify
 from loihi_snn.export import export
-from loihi_snn.ir.graph import read_graph
-from loihi_snn.mechanisms.token_select.block import fixed_k
+from loihi_snn.ir.hdf5 import read_graph
+from loihi_snn.mechanisms.token_select.rules import fixed_k
 from loihi_snn.models.sparta import SpartaNet, analyse
 from loihi_snn.recipe import parse_recipe
 from loihi_snn.train import build_model, load_checkpoint, train
@@ -141,7 +141,7 @@ def test_plot_command_writes_a_png(run, tmp_path) -> None:
 
 
 def test_stats_command_matches_the_trained_model(run, capsys) -> None:
-    from loihi_snn.models.sparta import selection_stats
+    from loihi_snn.mechanisms.token_select.report import selection_stats
     from loihi_snn.train import evaluate
 
     trained, _ = load_checkpoint(run)

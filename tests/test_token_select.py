@@ -1,29 +1,30 @@
 """SPARTA's token selection: the integer rules against independent references, the Lava process
 (fixed_pt) against the block's integer twin on whole tensors (random windows and edge cases:
 silent tokens, ties, K at its bounds, a token spiking on every step), timing through a Conv hop,
-the floating_pt model, the layer type's file round trip, and the training forward's gradients.
+the floating_pt model, the layer type's refusals and op count, and the training forward's
+gradients. The layer type's contract (file round trip, twin = fast = Lava on random parameters) is
+tests/test_mechanisms.py's.
 
-Timing in Lava: a RingBuffer sends data[k] at global step k; the process selects at the last
-step of each window and replays it during the next one, so sample j's output appears at global
-steps offset + (j + 1) T + t.
+Timing in Lava (the ``lava_run`` harness, tests/conftest.py): the process selects at the last step
+of each window and replays it during the next one, so sample j's output appears at global steps
+offset + (j + 1) T + t.
 """
 
 from __future__ import annotations
 
 import math
 
-import h5py
 import numpy as np
 import pytest
 import torch
 
 from loihi_snn.errors import LoihiSnnError
 from loihi_snn.ir.graph import Layer
-from loihi_snn.mechanisms.token_select.block import (
+from loihi_snn.mechanisms.token_select.block import TokenSelect
+from loihi_snn.mechanisms.token_select.layer import TokenSelectType
+from loihi_snn.mechanisms.token_select.rules import (
     ONE_P,
     SelectParams,
-    TokenSelect,
-    TokenSelectType,
     fixed_k,
     float_select,
     make_luts,
@@ -71,66 +72,29 @@ def edge_x() -> np.ndarray:
     return x
 
 
-def to_stream(x: np.ndarray, pad: int) -> np.ndarray:
-    """(n, C, H, W, T) -> a RingBuffer's (W, H, C, n T + pad)."""
-    n, c, h, w, t = x.shape
-    data = np.moveaxis(np.transpose(x, (0, 3, 2, 1, 4)), 0, -2).reshape(w, h, c, n * t)
-    return np.concatenate([data, np.zeros((w, h, c, pad), data.dtype)], -1)
-
-
-def from_stream(buf: np.ndarray, n: int, start: int) -> np.ndarray:
-    w, h, c, _ = buf.shape
-    cut = buf[..., start : start + n * STEPS].reshape(w, h, c, n, STEPS)
-    return np.transpose(cut, (3, 2, 1, 0, 4))
-
-
 def run_process(
+    lava_run,
     params: SelectParams,
     x: np.ndarray,
     tag: str = "fixed_pt",
     hop: bool = False,
     bias: np.ndarray | None = None,
 ):
-    """RingBuffer -> [identity Conv] -> TokenSelect -> sinks; returns y, rec (n, C, H, W, T) in
-    the replay windows and the process's k and mask after the run."""
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc import io
-    from lava.proc.conv.process import Conv
-
+    """RingBuffer -> [identity Conv] -> TokenSelect -> sinks through the shared harness
+    (conftest); returns y, rec (n, C, H, W, T) in the replay windows, the raw output before the
+    first replay (``early``) and the process's k and mask after the run."""
     from loihi_snn.mechanisms.token_select.lava.process import TokenSelect as Process
 
-    n, c, h, w, _ = x.shape
-    offset = int(hop)
-    total = n * STEPS + STEPS + offset
-    dtype = np.int32 if tag == "fixed_pt" else np.float64
-    source = io.source.RingBuffer(data=to_stream(x, STEPS + offset).astype(dtype))
-    proc = Process(params=params, offset=offset, bias=bias)
-    if hop:
-        conv = Conv(
-            weight=np.eye(c, dtype=np.int32).reshape(c, 1, 1, c),
-            input_shape=(w, h, c),
-            num_message_bits=24,
-        )
-        source.s_out.connect(conv.s_in)
-        conv.a_out.connect(proc.x_in)
-    else:
-        source.s_out.connect(proc.x_in)
-    sinks = {key: io.sink.RingBuffer(shape=(w, h, c), buffer=total) for key in ("y", "s")}
-    proc.y_out.connect(sinks["y"].a_in)
-    proc.s_out.connect(sinks["s"].a_in)
-    try:
-        proc.run(condition=RunSteps(num_steps=total), run_cfg=Loihi2SimCfg(select_tag=tag))
-        raw = {key: sink.data.get() for key, sink in sinks.items()}
-        k, mask = proc.k.get(), proc.mask.get()
-    finally:
-        proc.stop()
+    def build(offset: int) -> Process:
+        return Process(params=params, offset=offset, bias=bias)
+
+    run = lava_run(build, x, STEPS, latency=STEPS, tag=tag, hop=hop, read=("k", "mask"))
     return {
-        "y": from_stream(raw["y"], n, offset + STEPS),
-        "rec": from_stream(raw["s"], n, offset + STEPS),
-        "early": raw["y"][..., : offset + STEPS],
-        "k": int(k[0]),
-        "mask": mask,
+        "y": run.y,
+        "rec": run.s,
+        "early": run.y_raw[..., : int(hop) + STEPS],
+        "k": int(run.vars["k"][0]),
+        "mask": run.vars["mask"],
     }
 
 
@@ -246,35 +210,39 @@ def test_k_at_its_bounds() -> None:
 # -- Lava against the twin ------------------------------------------------------------------
 
 
+@pytest.mark.lava
 @pytest.mark.parametrize("k_fixed", [0, 6])
-def test_lava_bit_exact_random_and_edge_cases(k_fixed: int) -> None:
+def test_lava_bit_exact_random_and_edge_cases(lava_run, k_fixed: int) -> None:
     params = make_params(3, k_fixed=k_fixed)
     x = np.concatenate([random_x(5, 4), edge_x(), random_x(2, 6, 0.95)])
-    assert_same(run_process(params, x), params, x)
+    assert_same(run_process(lava_run, params, x), params, x)
 
 
-def test_lava_bit_exact_k_at_bounds_and_through_a_conv_hop() -> None:
+@pytest.mark.lava
+def test_lava_bit_exact_k_at_bounds_and_through_a_conv_hop(lava_run) -> None:
     n = SHAPE[1] * SHAPE[2]
     x = np.concatenate([random_x(3, 11), edge_x()[[0, 2, 4]]])
     for params in (make_params(4, k_min=n, b2=1 << 30), make_params(4, k_fixed=1)):
-        assert_same(run_process(params, x, hop=True), params, x)
+        assert_same(run_process(lava_run, params, x, hop=True), params, x)
 
 
-def test_lava_adds_the_layer_bias_to_x() -> None:
+@pytest.mark.lava
+def test_lava_adds_the_layer_bias_to_x(lava_run) -> None:
     params = make_params(7, k_fixed=0)
     bias = np.random.default_rng(3).integers(-2, 2, SHAPE)
     x = random_x(3, 13)
-    lava = run_process(params, x, bias=bias)
+    lava = run_process(lava_run, params, x, bias=bias)
     xb = x + bias[None, ..., None]
     ref = run_twin(params, xb)
     np.testing.assert_array_equal(lava["y"], ref.y)
     np.testing.assert_array_equal(lava["rec"], ref.rec)
 
 
-def test_floating_pt_matches_the_float_rules() -> None:
+@pytest.mark.lava
+def test_floating_pt_matches_the_float_rules(lava_run) -> None:
     params = make_params(5)
     x = random_x(3, 12)
-    out = run_process(params, x, tag="floating_pt")
+    out = run_process(lava_run, params, x, tag="floating_pt")
     for i in range(len(x)):
         s = (x[i].reshape(SHAPE[0], -1, STEPS) > 0).astype(np.int64)
         gate, mask, _ = float_select(s, params)
@@ -288,33 +256,35 @@ def test_floating_pt_matches_the_float_rules() -> None:
 # -- layer type and block ---------------------------------------------------------------------
 
 
-def test_layer_type_round_trip(tmp_path) -> None:
+def test_layer_type_refusals_and_timing() -> None:
     params = make_params(6, k_fixed=0)
-    layer = Layer("token_select", SHAPE)
-    layer.params = params
     kind = TokenSelectType()
+    layer = Layer("token_select", SHAPE, params=params)
     kind.check(layer, "test")
-    with h5py.File(tmp_path / "t.h5", "w") as f:
-        kind.write(f.create_group("l"), layer)
-    with h5py.File(tmp_path / "t.h5", "r") as f:
-        back = kind.read(f["l"], SHAPE)
-    for key in ("lut_first", "lut_isi", "lut_rate", "w1", "b1", "w2", "lut_sig"):
-        np.testing.assert_array_equal(getattr(back, key), getattr(params, key))
-    assert (back.k_fixed, back.k_min, back.b2, back.gate_on) == (
-        params.k_fixed, params.k_min, params.b2, params.gate_on,
-    )
-    x = random_x(3, 1)
-    y, rec = kind.run_fast(layer, x)
-    ref = run_twin(params, x)
-    np.testing.assert_array_equal(y, ref.y)
-    np.testing.assert_array_equal(rec, ref.rec)
     assert kind.latency(layer, STEPS) == STEPS and kind.graded
-    bad = Layer("token_select", (4, 3, 4))
-    bad.params = params
+    bad = Layer("token_select", (4, 3, 4), params=params)
     with pytest.raises(LoihiSnnError, match="shape"):
         kind.check(bad, "test")
     with pytest.raises(LoihiSnnError, match="k_fixed"):
         make_params(0, k_fixed=99)
+
+
+def test_ops_count_the_rules_per_window() -> None:
+    """Fixed K: the input test, statistics, priority, top-K and replay; dynamic K adds the
+    features and the predictor (8 hidden units) and nothing per step."""
+    c, h, w = SHAPE
+    pairs, tokens = c * h * w, h * w
+    kind = TokenSelectType()
+    fixed = kind.ops(Layer("token_select", SHAPE, params=make_params(0, k_fixed=4)), STEPS)
+    sort = tokens * math.ceil(math.log2(tokens))
+    assert fixed["mults"] == 2 * pairs + tokens + pairs * STEPS
+    assert fixed["adds"] == 2 * pairs * STEPS + pairs + (c - 1) * tokens + tokens + sort
+    assert fixed["neuron_updates"] == 0 and "top-K" in fixed["note"]
+    dynamic = kind.ops(Layer("token_select", SHAPE, params=make_params(0)), STEPS)
+    assert dynamic["mults"] - fixed["mults"] == pairs + 6 + 4 * 8 + 1
+    assert dynamic["adds"] - fixed["adds"] == 7 * pairs + 2 + 5 * 8 + 6
+    biased = Layer("token_select", SHAPE, bias=np.zeros(pairs), params=make_params(0))
+    assert kind.ops(biased, STEPS)["adds"] - dynamic["adds"] == pairs * STEPS
 
 
 @pytest.mark.parametrize("mode", ["dynamic", "fixed"])

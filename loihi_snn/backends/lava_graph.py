@@ -29,12 +29,10 @@ from lava.lib.dl.netx.utils import optimize_weight_bits
 
 from ..ir.graph import Graph, Projection, lowered
 from ..ir.layer_type import layer_type
-from ..ir.netfile import prepare_run
-from .lava import _run_config, _to_lava, cut_windows, pad_steps, stream
+from ..loihi.limits import BIAS_EXP, GRADED_INPUT_BITS, GRADED_STREAM_BITS, RELAY_NEURON
+from .inputs import refuse_netx_only
+from .lava_stream import cut_windows, pad_steps, run_config, stream, to_lava
 from .result import SimResult
-
-GRADED_BITS = 8  # message bits of graded input payloads
-STREAM_BITS = 24  # message bits of graded streams between layers
 
 
 def _lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -96,7 +94,7 @@ class _Builder:
         self.n = len(inputs)
         self.total = self.n * steps + max(graph.ready)
         self.graded = bool(inputs.max(initial=0) > 1)
-        data = _to_lava(inputs.astype(np.int32)) if inputs.ndim == 5 else inputs.astype(np.int32)
+        data = to_lava(inputs.astype(np.int32)) if inputs.ndim == 5 else inputs.astype(np.int32)
         self.data = np.moveaxis(data, 0, -2).reshape(*data.shape[1:-1], self.n * steps)
         self._lif, self._ring = LIF, RingBuffer
         self.processes: dict[int, object] = {}  # layer -> its (first) process
@@ -131,8 +129,8 @@ class _Builder:
             du=n.i_decay - 1,
             dv=n.v_decay,
             vth=n.vth,
-            bias_mant=_to_lava(bias[None])[0] if bias.ndim == 3 else bias,
-            bias_exp=6,
+            bias_mant=to_lava(bias[None])[0] if bias.ndim == 3 else bias,
+            bias_exp=BIAS_EXP,
             reset_interval=steps,
             reset_offset=self.graph.depth[i] + 1,  # Lava's time starts at 1
         )
@@ -157,7 +155,7 @@ class _Builder:
             port = line.s_out
         else:
             shape = self.graph.layers[source].shape
-            relay = self._lif(shape=_lava_shape(shape), du=4095, dv=4096, vth=0)
+            relay = self._lif(shape=_lava_shape(shape), **RELAY_NEURON)
             identity = Projection(source, "identity", np.ones(1))
             p = lowered(identity, shape)
             syn = _synapse(p, shape, 0)
@@ -172,9 +170,9 @@ class _Builder:
         delay = graph.depth[target] - graph.ready[source] - 1
         p = lowered(projection, shape)
         if source == 0:
-            bits = GRADED_BITS if self.graded else 0
+            bits = GRADED_INPUT_BITS if self.graded else 0
         else:
-            bits = STREAM_BITS if graph.graded(source) else 0
+            bits = GRADED_STREAM_BITS if graph.graded(source) else 0
         syn = _synapse(p, shape, bits)
         _connect(self._port(source, delay), shape, syn, p, self.a_in[target])
 
@@ -182,25 +180,31 @@ class _Builder:
 def run_lava_graph(
     graph: Graph,
     inputs: np.ndarray,
-    time_steps: int | None = None,
+    steps: int,
     record_all: bool = True,
     hardware: bool = False,
     record_states: bool = False,
 ) -> SimResult:
-    """Run ``n`` samples (n, *input_shape, T) of integer spikes or graded payloads through the
-    graph in one pipelined Lava run; traces of every population in file order, each in its own
-    window (see the module docstring)."""
-    _, steps = prepare_run(graph, inputs, time_steps)
-    run_cfg = _run_config(hardware)
+    """Run ``n`` samples (n, *input_shape, T) of integer spikes or graded payloads (checked by
+    :func:`loihi_snn.backends.inputs.prepare_run`) through the graph in one pipelined Lava run;
+    traces of every population in order, each in its own window (see the module docstring)."""
+    refuse_netx_only(graph, "the Lava graph builder")
+    if graph.input_neuron:
+        raise ValueError("input neurons are a netx feature: run the file through netx")
+    run_cfg = run_config(hardware)
     built = _Builder(graph, inputs, steps)
     pops = graph.populations
     keep = pops if record_all else pops[-1:]
     outputs = {i: built.recorded[i] for i in keep}
+    if record_states:
+        outputs |= {("out", i): built.out[i] for i in keep if graph.graded(i)}
+    last = pops[-1]
     states = {
         (i, var): getattr(built.processes[i], var)
-        for i in (keep if record_states else [])
+        for i in keep
         if not graph.layers[i].custom
         for var in ("u", "v")
+        if record_states or (var == "v" and i == last and graph.voltage_readout)
     }
     chunk = min(built.total, max(steps, 256))
     name = graph.path.name if graph.path else "graph"
@@ -214,11 +218,18 @@ def run_lava_graph(
         return cut_windows(buf, n, steps, graph.ready[i])
 
     spikes = [windows(i, spikes_buf[i]).astype(np.int8) for i in keep]
-    u = v = None
+    result = SimResult(spikes, spikes[-1].sum(-1).astype(np.int64), False, seconds)
+    if graph.voltage_readout:
+        result.voltage_readout = True
+        result.readout = windows(last, state_buf[last, "v"])[:, :, -1].astype(np.int64)
     if record_states:  # custom layers record no u, v
-        u, v = ([
+        result.u, result.v = ([
             windows(i, state_buf[i, var]).astype(np.int64) if (i, var) in state_buf else None
             for i in keep
         ] for var in ("u", "v"))
-    readout = spikes[-1].sum(-1).astype(np.int64)
-    return SimResult(spikes, readout, False, seconds, u, v)
+        result.outputs = [
+            windows(i, spikes_buf["out", i]).astype(np.int64) if ("out", i) in spikes_buf
+            else None
+            for i in keep
+        ]
+    return result

@@ -15,7 +15,8 @@ class SimResult:
     step 0 is the first step at which the layer sees the sample.
 
     spikes: int8 0/1. readout: (n, classes), output spike counts, or for a non-spiking output layer
-    its voltage at the last step. u, v: integer neuron states (same layout) when recorded.
+    its voltage at the last step. u, v: integer neuron states (same layout) when recorded (None
+    for a custom layer); outputs: what a graded custom layer sends (None for spiking layers).
     seconds: wall time of the simulation itself (compilation and file loading excluded).
     """
 
@@ -25,6 +26,7 @@ class SimResult:
     seconds: float
     u: list[np.ndarray] | None = None
     v: list[np.ndarray] | None = None
+    outputs: list[np.ndarray | None] | None = None  # graded outputs of custom layers, same layout
 
     @property
     def predictions(self) -> np.ndarray:

@@ -23,7 +23,7 @@ def _cmd_energy(args: argparse.Namespace) -> int:
 
     if args.paper:
         from ..fileio import write_json
-        from .biasnn import paper_table
+        from ..mechanisms.alif_mask.paper import paper_table
 
         table = paper_table(PAPER_INPUTS[args.paper_data])
         print(format_paper(table))
@@ -33,8 +33,7 @@ def _cmd_energy(args: argparse.Namespace) -> int:
         return 0
     if not args.net:
         raise LoihiSnnError("give a .net file to measure, or --paper biasnn for the paper's counts")
-    from ..ir.graph import Graph
-    from ..ir.netfile import read_network
+    from ..ir.hdf5 import read_network
     from .runner import load_test_inputs, measure
 
     costs = list(BUILTIN_COSTS.values())
@@ -42,17 +41,12 @@ def _cmd_energy(args: argparse.Namespace) -> int:
         extra = load_cost_table(args.costs)
         costs = [c for c in costs if c.name not in {e.name for e in extra}] + extra
     info = read_network(args.net)
-    if isinstance(info, Graph):
-        raise LoihiSnnError(
-            f"{info.path.name} is a graph network (format 2): the energy reporter counts "
-            f"sequential files only so far; run 'loihi-snn sim' on it"
-        )
     if args.n < 1:
         raise LoihiSnnError("-n must be at least 1")
     x, graded = load_test_inputs(
         info, args.n, args.data, args.data_dir, args.input, args.checkpoint
     )
-    counts = measure(info.path, x, args.backend, args.op_model, graded, args.steps)
+    counts = measure(info, x, args.backend, args.op_model, graded, args.steps)
     report = build_report(counts, costs)
     print(format_report(report))
     net = Path(args.net)

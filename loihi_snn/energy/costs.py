@@ -58,8 +58,12 @@ class CostModel:
     neuron_inactive: float = 0.0
     convention: str = "events"
 
-    def layer_pj(self, layer: LayerCounts) -> float:
-        """Energy (pJ) of one layer's counts, summed over all its samples and steps."""
+    def layer_pj(self, layer: LayerCounts) -> float | None:
+        """Energy (pJ) of one layer's counts, summed over all its samples and steps; None when
+        this model cannot price it: a custom layer whose type gives no operation count, or whose
+        arithmetic this model has no price for (``add`` or ``mult`` 0)."""
+        if layer.custom and not (layer.priced and self.add and self.mult):
+            return None
         if self.convention == "formula":
             if layer.kind == "input":
                 synaptic = 0.0

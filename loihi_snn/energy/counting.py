@@ -1,10 +1,10 @@
-"""Operation counts per neuron layer from simulation traces.
+"""Operation counts per layer with neurons from simulation traces, for any network of the IR.
 
-The input of neuron layer 0 is the encoded network input (n, C, H, W, T) (graded payloads for the
-``direct`` encoder, 0/1 for ``rate``); the input of layer k > 0 is the spike trace of layer k-1
-(flattened in C, H, W order, as netx does). An input layer with neurons (lava-dl's files) is driven
-through its bias: it has neuron updates but no synapse. Per layer and summed over samples and
-steps (counts, dimensionless):
+A layer's inputs are its projections' sources: the encoded network input (n, C, H, W, T) (graded
+payloads for the ``direct`` encoder, 0/1 for ``rate``), the spikes of a population, or what a
+custom layer sends (graded payloads or spikes), all flattened in C, H, W order. An input layer
+with neurons (lava-dl's files) is driven through its bias: it has neuron updates but no synapse.
+Per layer, summed over its projections, samples and steps (counts, dimensionless):
 
 * input events: nonzero input entries (spikes, or nonzero graded values);
 * synaptic operations (accumulates, AC): for binary input, the sum over input events of the
@@ -14,7 +14,10 @@ steps (counts, dimensionless):
   ANN comparison; formula SOPs = fr x T x FLOPs with fr the input's events per input per step;
 * neuron updates: neurons x T per sample, and how many were active (below);
 * op-model arithmetic: multiplications and additions per neuron update (``--op-model biasnn``
-  prices the paper's LIF arithmetic, 2 multiplications and 4 additions per update).
+  prices the paper's LIF arithmetic, 2 multiplications and 4 additions per update);
+* a custom layer (e.g. BIASNN's mask, SPARTA's token selection) prices its own arithmetic
+  through its layer type's ``ops`` (multiplications, additions and neuron updates per sample);
+  a type that gives none is reported as not priced, never as zero.
 
 **Active update** (the split of Loihi's 81 / 52 pJ per neuron update, :data:`ACTIVE_RULE`): the
 update of a neuron at step t is active when it changes the neuron's state, i.e. its current u or
@@ -33,9 +36,10 @@ import numpy as np
 
 from ..backends.result import SimResult
 from ..errors import LoihiSnnError
-from ..ir.netfile import NetFile
-from .biasnn import LIF, NeuronOps
-from .geometry import Synapse
+from ..ir.graph import Graph
+from ..ir.layer_type import layer_type
+from ..mechanisms.alif_mask.paper import LIF, NeuronOps
+from .geometry import synapses
 
 OP_MODELS: dict[str, NeuronOps | None] = {
     "standard": None,  # synaptic operations and neuron updates only (the seeds' formula)
@@ -73,6 +77,9 @@ class LayerCounts:
     neuron_mults: int = 0
     neuron_adds: int = 0
     per_step_ops: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # AC+MAC (T,)
+    custom: bool = False  # a custom layer: its arithmetic comes from its type
+    priced: bool = True  # False: a custom layer whose type gives no op count
+    note: str = ""  # what the custom layer's count covers, or why it is not priced
 
     @property
     def input_rate(self) -> float:
@@ -103,6 +110,7 @@ class NetworkCounts:
     time_steps: int
     op_model: str
     layers: list[LayerCounts]
+    projections: dict[str, float] = field(default_factory=dict)  # name -> AC + MAC per sample
 
     @property
     def flops(self) -> int:
@@ -124,95 +132,135 @@ def active_mask(u: np.ndarray, v: np.ndarray, s: np.ndarray) -> np.ndarray:
     return du | dv | (s != 0)
 
 
-def _check_states(result: SimResult) -> None:
-    """The run must carry the neuron states u, v of every recorded layer, in the spikes' layout."""
+def _signals(graph: Graph, inputs: np.ndarray, result: SimResult) -> dict[int, np.ndarray]:
+    """What each layer sends, (n, neurons, T) in C, H, W order: the input (unless it has neurons:
+    then its spikes), every population's spikes and every custom layer's output."""
+    pops = graph.populations
+    if len(result.spikes) != len(pops):
+        raise LoihiSnnError(
+            f"the run recorded {len(result.spikes)} of {len(pops)} layers with neurons: record all"
+        )
     if result.u is None or result.v is None:
         raise LoihiSnnError(
             "the run recorded no neuron states: run the backend with record_states=True to count "
             "active neuron updates"
         )
-    for k, spikes in enumerate(result.spikes):
+    n, steps = result.spikes[0].shape[0], result.spikes[0].shape[-1]
+    signals = {0: np.asarray(inputs).reshape(n, -1, steps)} if not graph.input_neuron else {}
+    for k, i in enumerate(pops):
+        spikes = result.spikes[k]
+        out = result.outputs[k] if result.outputs is not None else None
+        if graph.graded(i) and out is None:
+            raise LoihiSnnError(f"{graph.label(i)}: the run did not record its graded output")
+        signals[i] = spikes if out is None else out
+        if graph.layers[i].custom:
+            continue
         for name, states in (("u", result.u), ("v", result.v)):
-            trace = states[k] if k < len(states) else None
-            if trace is None or trace.shape != spikes.shape:
-                got = "none" if trace is None else trace.shape
+            if states[k] is None or states[k].shape != spikes.shape:
+                got = "none" if states[k] is None else states[k].shape
                 raise LoihiSnnError(
-                    f"neuron layer {k}: recorded {name} has shape {got}, spikes {spikes.shape}"
+                    f"{graph.label(i)}: recorded {name} has shape {got}, spikes {spikes.shape}"
                 )
+    return signals
 
 
 def count_network(
-    info: NetFile,
-    synapses: list[Synapse],
+    graph: Graph,
     inputs: np.ndarray,
     result: SimResult,
     op_model: str = "standard",
     graded_input: bool | None = None,
     backend: str = "lava",
 ) -> NetworkCounts:
-    """Count the operations of every neuron layer of ``info`` for the run ``result`` of
-    ``inputs`` (as given to the backend), which must hold every layer's states
-    (``record_states=True``). ``graded_input``: whether layer 0's input is graded
-    (default: any value outside {0, 1})."""
+    """Count the operations of every layer with neurons of ``graph`` for the run ``result`` of
+    ``inputs`` (as given to the backend), which must hold every layer's states and graded outputs
+    (``record_states=True``). ``graded_input``: whether the network input is graded (default:
+    any value outside {0, 1})."""
     if op_model not in OP_MODELS:
         raise LoihiSnnError(f"unknown op model '{op_model}': use {', '.join(OP_MODELS)}")
-    if len(result.spikes) != len(synapses):
-        raise LoihiSnnError(
-            f"the run recorded {len(result.spikes)} of {len(synapses)} neuron layers: record all"
-        )
-    _check_states(result)
+    signals = _signals(graph, inputs, result)
     ops = OP_MODELS[op_model]
     n, steps = result.spikes[0].shape[0], result.spikes[0].shape[-1]
     if graded_input is None:
         graded_input = bool(((inputs != 0) & (inputs != 1)).any())
-    layers = []
-    x: np.ndarray | None = None
-    graded = graded_input
-    for k, syn in enumerate(synapses):
+    graded_of = {i: graph.graded(i) for i in graph.populations}
+    graded_of[0] = graded_input and not graph.input_neuron
+    kinds = graph.layer_kinds
+    layers, projections = [], {}
+    for k, (i, syns) in enumerate(synapses(graph).items()):
+        layer = graph.layers[i]
         spikes = result.spikes[k]
-        if syn.kind == "input":
-            x = None
-        elif k == 0:
-            x = np.asarray(inputs).reshape(n, -1, steps)
-        if x is not None and x.shape[1] != syn.inputs:
-            raise LoihiSnnError(
-                f"layer {syn.label}: input has {x.shape[1]} values, not {syn.inputs}"
-            )
-        fanout = syn.fanout()
-        if x is None:
-            events, per_step = 0, np.zeros(steps, np.int64)
-        else:
-            events, per_step = _events(fanout, x)
-        static = bool(x is not None and graded and (x == x[..., :1]).all())
-        active = active_mask(result.u[k], result.v[k], spikes)
-        updates = syn.neurons * steps * n
-        mults = adds = 0
-        if ops is not None:
-            mults, adds = ops.mults_per_neuron * updates, ops.adds_per_neuron * updates
-        total = int(per_step.sum())
-        layers.append(
-            LayerCounts(
-                index=k,
-                label=syn.label,
-                kind=syn.kind,
-                neurons=syn.neurons,
-                inputs=syn.inputs,
-                samples=n,
-                time_steps=steps,
-                graded_input=graded and x is not None,
-                static_input=static,
-                synapses=int(fanout.sum()),
-                flops=syn.flops(),
-                input_events=events,
-                synops=0 if graded else total,
-                macs=total if graded else 0,
-                output_spikes=int(spikes.sum()),
-                neuron_updates=updates,
-                active_updates=int(active.sum()),
-                neuron_mults=mults,
-                neuron_adds=adds,
-                per_step_ops=per_step,
-            )
+        events = synops = macs = flops = fan_total = inputs_total = 0
+        per_step = np.zeros(steps, np.int64)
+        graded = static = False
+        for syn in syns:
+            x = signals[syn.source]
+            if x.shape[1] != syn.inputs:
+                raise LoihiSnnError(
+                    f"{graph.label(i)}: its input from layer {syn.source} has {x.shape[1]} values, "
+                    f"not {syn.inputs}"
+                )
+            fanout = syn.fanout()
+            e, step_ops = _events(fanout, x)
+            is_graded = graded_of[syn.source]
+            total = int(step_ops.sum())
+            events, per_step = events + e, per_step + step_ops
+            if is_graded:
+                macs += total
+                graded = True
+                static = static or bool((x == x[..., :1]).all())
+            else:
+                synops += total
+            flops += syn.flops()
+            fan_total += int(fanout.sum())
+            inputs_total += syn.inputs
+            name = f"{graph.label(i)} <- layer {syn.source} ({syn.kind})"
+            projections[name] = projections.get(name, 0.0) + total / n
+        counts = LayerCounts(
+            index=i,
+            label=f"{i if layer.file_index is None else layer.file_index}:{kinds[k]}",
+            kind=kinds[k],
+            neurons=layer.neurons,
+            inputs=inputs_total,
+            samples=n,
+            time_steps=steps,
+            graded_input=graded,
+            static_input=static,
+            synapses=fan_total,
+            flops=flops,
+            input_events=events,
+            synops=synops,
+            macs=macs,
+            output_spikes=int(spikes.sum()),
+            neuron_updates=layer.neurons * steps * n,
+            active_updates=0,
+            per_step_ops=per_step,
         )
-        x, graded = spikes, syn.graded_out
-    return NetworkCounts(str(info.path), backend, n, steps, op_model, layers)
+        if layer.custom:
+            _price_custom(counts, graph, i, steps)
+        else:
+            counts.active_updates = int(active_mask(result.u[k], result.v[k], spikes).sum())
+            if ops is not None:
+                counts.neuron_mults = ops.mults_per_neuron * counts.neuron_updates
+                counts.neuron_adds = ops.adds_per_neuron * counts.neuron_updates
+        layers.append(counts)
+    path = str(graph.path) if graph.path else "network"
+    return NetworkCounts(path, backend, n, steps, op_model, layers, projections)
+
+
+def _price_custom(counts: LayerCounts, graph: Graph, i: int, steps: int) -> None:
+    """A custom layer's own arithmetic from its layer type (per sample, times the samples), or
+    not priced."""
+    layer = graph.layers[i]
+    own = layer_type(layer.kind).ops(layer, steps)
+    counts.custom = True
+    if own is None:
+        counts.priced = False
+        counts.neuron_updates = counts.active_updates = 0
+        counts.note = f"{layer.kind}: its type gives no operation count (not priced)"
+        return
+    n = counts.samples
+    counts.neuron_mults = int(own.get("mults", 0)) * n
+    counts.neuron_adds = int(own.get("adds", 0)) * n
+    counts.neuron_updates = counts.active_updates = int(own.get("neuron_updates", 0)) * n
+    counts.note = f"{layer.kind}: {own.get('note', '')}"

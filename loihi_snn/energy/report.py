@@ -14,6 +14,12 @@ from ..fileio import atomic_path, write_json
 from .costs import ANN_MAC_PJ, CostModel
 from .counting import ACTIVE_RULE, OP_MODELS, NetworkCounts
 
+NEUROBENCH_NAMES = (
+    "NeuroBench's metrics from the same counts, per sample: effective_acs = AC (spike inputs "
+    "reaching nonzero synapses), effective_macs = MAC (graded inputs), dense_ops = every synapse "
+    "at every step (FLOPs x T), activation_sparsity = 1 - spikes / (neurons x T) over the LIF "
+    "layers, membrane_updates = the neuron updates that changed a state (active updates)"
+)
 COUNT_KEYS = (
     "input_events",
     "synops",
@@ -40,6 +46,7 @@ def build_report(counts: NetworkCounts, costs: list[CostModel]) -> dict:
     layers = []
     for layer in counts.layers:
         per_sample = {key: getattr(layer, key) / n for key in COUNT_KEYS}
+        energy = {c.name: c.layer_pj(layer) for c in costs}
         layers.append(
             {
                 "layer": layer.label,
@@ -54,12 +61,31 @@ def build_report(counts: NetworkCounts, costs: list[CostModel]) -> dict:
                 "flops_per_step": layer.flops,
                 "per_sample": per_sample,
                 "per_step_ops": [float(v) / n for v in layer.per_step_ops],
-                "energy_pj_per_sample": {c.name: c.layer_pj(layer) / n for c in costs},
+                "custom": layer.custom,
+                "note": layer.note,
+                "energy_pj_per_sample": {
+                    name: None if pj is None else pj / n for name, pj in energy.items()
+                },
                 "ann_pj_per_sample": ANN_MAC_PJ * layer.flops,
             }
         )
     total = {key: sum(row["per_sample"][key] for row in layers) for key in COUNT_KEYS}
-    energy = {c.name: sum(row["energy_pj_per_sample"][c.name] for row in layers) for c in costs}
+    energy = {
+        c.name: sum(row["energy_pj_per_sample"][c.name] or 0.0 for row in layers) for c in costs
+    }
+    not_priced = {
+        c.name: [row["layer"] for row in layers if row["energy_pj_per_sample"][c.name] is None]
+        for c in costs
+    }
+    updates = sum(layer.neurons * steps for layer in counts.layers if not layer.custom)
+    spikes = sum(layer.output_spikes for layer in counts.layers if not layer.custom) / n
+    neurobench = {
+        "effective_acs": total["synops"],
+        "effective_macs": total["macs"],
+        "dense_ops": float(counts.flops * steps),
+        "activation_sparsity": 1.0 - spikes / updates if updates else 0.0,
+        "membrane_updates": total["active_updates"],
+    }
     return {
         "network": counts.path,
         "backend": counts.backend,
@@ -75,13 +101,22 @@ def build_report(counts: NetworkCounts, costs: list[CostModel]) -> dict:
             "per_step": {key: value / steps for key, value in total.items()},
             "energy_pj_per_sample": energy,
             "energy_pj_per_step": {name: value / steps for name, value in energy.items()},
+            "not_priced": not_priced,
+            "neurobench": neurobench,
             "ann_pj_per_sample": ANN_MAC_PJ * counts.flops,
             "ann_flops_per_sample": counts.flops,
         },
         "ann": f"the same layers as an ANN: E_MAC x FLOPs of every layer, once per sample "
         f"(E_MAC = {ANN_MAC_PJ} pJ, Horowitz 2014)",
+        "neurobench_names": NEUROBENCH_NAMES,
+        "projections_ops_per_sample": counts.projections,
         "cost_models": [asdict(c) for c in costs],
     }
+
+
+def _nj(pj: float | None, width: int) -> str:
+    """pJ as nJ in a column, or 'n/p' (not priced)."""
+    return f"{'n/p':>{width}}" if pj is None else f"{pj / 1e3:>{width}.3f}"
 
 
 def _num(x: float) -> str:
@@ -131,9 +166,7 @@ def format_report(report: dict) -> str:
         f"{'layer':<9} " + " ".join(f"{name:>{width}}" for name in names) + f" {'ANN':>10}"
     )
     for row in report["layers"]:
-        values = " ".join(
-            f"{row['energy_pj_per_sample'][name] / 1e3:>{width}.3f}" for name in names
-        )
+        values = " ".join(_nj(row["energy_pj_per_sample"][name], width) for name in names)
         lines.append(f"{row['layer']:<9} {values} {row['ann_pj_per_sample'] / 1e3:>10.3f}")
     totals = report["totals"]
     for label, key, ann in (
@@ -142,6 +175,20 @@ def format_report(report: dict) -> str:
     ):
         values = " ".join(f"{totals[key][name] / 1e3:>{width}.3f}" for name in names)
         lines.append(f"{label:<9} {values} {'' if ann is None else f'{ann / 1e3:>10.3f}'}")
+    for name, missing in totals["not_priced"].items():
+        if missing:
+            lines.append(
+                f"{name}: not priced (its total leaves them out): {', '.join(missing)}"
+            )
+    for row in report["layers"]:
+        if row["note"]:
+            lines.append(f"layer {row['layer']}: {row['note']}")
+    nb = totals["neurobench"]
+    lines.append(
+        f"NeuroBench per sample: effective ACs {_num(nb['effective_acs'])}, effective MACs "
+        f"{_num(nb['effective_macs'])}, dense ops {_num(nb['dense_ops'])}, activation sparsity "
+        f"{nb['activation_sparsity']:.4f}, membrane updates {_num(nb['membrane_updates'])}"
+    )
     lines.append(f"ANN: {report['ann']}")
     for cost in report["cost_models"]:
         lines.append(f"{cost['name']}: {cost['source']}")
@@ -176,7 +223,10 @@ def plot_report(report: dict, path: str | Path) -> Path:
     ]
     _bars(left, labels, series, "operations per sample")
     names = [c["name"] for c in report["cost_models"]]
-    series = [(name, [row["energy_pj_per_sample"][name] / 1e3 for row in rows]) for name in names]
+    series = [
+        (name, [(row["energy_pj_per_sample"][name] or 0.0) / 1e3 for row in rows])
+        for name in names
+    ]
     series.append(("ANN (E_MAC x FLOPs)", [row["ann_pj_per_sample"] / 1e3 for row in rows]))
     _bars(right, labels, series, "energy per sample (nJ)")
     fig.suptitle(
@@ -203,7 +253,8 @@ def _bars(ax, labels: list[str], series: list[tuple[str, list[float]]], ylabel: 
 
 
 def format_paper(table: dict) -> str:
-    """The BIASNN paper table (:func:`loihi_snn.energy.biasnn.paper_table`) for the terminal."""
+    """The BIASNN paper table (:func:`loihi_snn.mechanisms.alif_mask.paper.paper_table`) for the
+    terminal."""
     shapes = " + ".join("x".join(str(d) for d in s) for s in table["attention_shapes"])
     lines = [
         f"{table['model']}",

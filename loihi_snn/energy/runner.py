@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from ..evaluation import run_backend
-from ..ir.netfile import NetFile, prepare_run
+from ..ir.graph import Graph
+from ..ir.hdf5 import read_network
 from .counting import NetworkCounts, count_network
-from .geometry import read_synapses
 
 
 def load_test_inputs(
-    info: NetFile,
+    info: Graph,
     n: int,
     dataset: str | None = None,
     data_dir: str | None = None,
@@ -30,16 +30,15 @@ def load_test_inputs(
 
 
 def measure(
-    path: str | Path,
+    path: str | Path | Graph,
     inputs: np.ndarray,
     backend: str = "lava",
     op_model: str = "standard",
     graded_input: bool | None = None,
     time_steps: int | None = None,
 ) -> NetworkCounts:
-    """Run ``inputs`` through the file with ``backend``, recording the spikes and the neuron
-    states u, v of every layer (``record_states=True``), and count."""
-    info, _ = prepare_run(path, inputs, time_steps)  # checks shapes and time steps first
-    synapses = read_synapses(info)
-    result = run_backend(backend, info, inputs, time_steps, record_all=True, record_states=True)
-    return count_network(info, synapses, inputs, result, op_model, graded_input, backend)
+    """Run ``inputs`` through the network with ``backend``, recording the spikes, the neuron
+    states u, v and the graded outputs of every layer (``record_states=True``), and count."""
+    graph = path if isinstance(path, Graph) else read_network(path)
+    result = run_backend(backend, graph, inputs, time_steps, record_all=True, record_states=True)
+    return count_network(graph, inputs, result, op_model, graded_input, backend)

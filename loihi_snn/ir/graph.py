@@ -20,24 +20,29 @@ mantissa ``vth`` compared as ``v > vth << 6``, 12-bit decays ``iDecay`` (du + 1)
 from __future__ import annotations
 
 import heapq
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from ..errors import LoihiSnnError
-from ..fileio import atomic_path, open_hdf5
+from ..loihi.limits import (
+    BIAS_MAX,
+    BIAS_MIN,
+    DECAY_UNIT,
+    NETX_FALLBACK_VTH,
+    NON_SPIKING_VTH,
+    VTH_MAX,
+    WEIGHT_MAX,
+    WEIGHT_MIN,
+)
 from .layer_type import is_custom, layer_type
 
 GRAPH_FORMAT = 2
 PROJECTION_TYPES = ("dense", "conv", "pool", "identity")
-WEIGHT_RANGE = (-256, 255)  # Loihi's 8-bit weight mantissas
-BIAS_RANGE = (-4096, 4095)  # 13-bit bias mantissa
-MAX_VTH = (1 << 17) - 1
+ORIGINS = ("loihi_snn", "netx")  # format 2 (or built in code) | a sequential NetX file (format 1)
 
 
 @dataclass
@@ -52,11 +57,11 @@ class Neuron:
     @property
     def cu(self) -> int:
         """Current decay complement 4096 - (du + 1)."""
-        return 4096 - self.i_decay
+        return DECAY_UNIT - self.i_decay
 
     @property
     def cv(self) -> int:
-        return 4096 - self.v_decay
+        return DECAY_UNIT - self.v_decay
 
 
 @dataclass
@@ -77,6 +82,14 @@ class Projection:
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
     kernel: tuple[int, int] = (1, 1)  # pool only
+    delay: np.ndarray | None = None  # netx files: synaptic delays in steps, per synapse
+
+    def copy_with(self, source: int, weight: np.ndarray) -> Projection:
+        """The same synapses from another source with other weights."""
+        return Projection(
+            source, self.kind, weight, self.stride, self.padding, self.dilation, self.groups,
+            self.kernel,
+        )
 
     def out_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Shape of the currents this projection delivers for a source of ``in_shape``."""
@@ -113,19 +126,36 @@ class Projection:
 
 @dataclass
 class Layer:
-    """One layer of a graph file. ``kind``: input | population | concat | a custom type."""
+    """One layer of a network. ``kind``: input | population | concat | a custom type.
+
+    An input layer with a ``neuron`` (lava-dl's sequential files) is a population driven through
+    its bias: a run gives each sample's bias mantissas, computed from the data with ``transform``
+    (weight, bias): round(weight * x + bias) for x in [-1, 1] (netx's input layer). ``netx_only``
+    names features of a netx file that netx runs but the toolkit's own backends do not implement
+    (e.g. synaptic delays, a sigma-delta neuron): those backends refuse the file, naming them.
+    ``file_index``: the layer's number in the file it was read from (format 1 drops flatten
+    layers and may add the input), for messages and reports.
+    """
 
     kind: str
     shape: tuple[int, ...]  # C, H, W or (features,)
-    neuron: Neuron | None = None  # population only
+    neuron: Neuron | None = None  # population, or an input driven through its bias
     bias: np.ndarray | None = None  # integer mantissa per neuron (C, H, W order)
     inputs: list[Projection] = field(default_factory=list)  # population and custom
     sources: list[int] = field(default_factory=list)  # concat only
     params: Any = None  # custom: the type's parameter record
+    transform: tuple[float, float] | None = None  # input with neurons: netx's input transform
+    netx_only: tuple[str, ...] = ()
+    file_index: int | None = None
 
     @property
     def custom(self) -> bool:
         return is_custom(self.kind)
+
+    @property
+    def has_neurons(self) -> bool:
+        """A LIF population, a custom layer, or an input layer with neurons."""
+        return self.kind == "population" or self.custom or self.neuron is not None
 
     @property
     def neurons(self) -> int:
@@ -134,25 +164,29 @@ class Layer:
 
 @dataclass
 class Graph:
-    """A validated graph: layers in file order, a topological order of them, each layer's depth
-    (the number of synaptic hops on its longest path from the input, plus the latencies of the
-    custom layers on it) and ``ready``: depth plus the layer's own latency, the global step at
-    which its output (and recorded spikes) for sample 0 begins in Lava."""
+    """A validated network, whatever file it came from: layers in order, a topological order of
+    them, each layer's depth (the number of synaptic hops on its longest path from the input, plus
+    the latencies of the custom layers on it) and ``ready``: depth plus the layer's own latency,
+    the global step at which its output (and recorded spikes) for sample 0 begins in Lava.
+
+    ``origin``: ``netx`` for a sequential NetX file (format 1, run in Lava by lava-dl's own
+    ``netx.hdf5.Network``), ``loihi_snn`` otherwise. ``time_steps`` is None when a file does not
+    store them (a run then needs them given)."""
 
     layers: list[Layer]
-    time_steps: int
+    time_steps: int | None
     path: Path | None = None
     meta: dict | None = None
+    origin: str = "loihi_snn"
     order: list[int] = field(default_factory=list)
     depth: list[int] = field(default_factory=list)
     ready: list[int] = field(default_factory=list)
 
     @property
     def populations(self) -> list[int]:
-        """Indices of the layers with neurons (LIF populations and custom layers) in file order:
-        the layers a run records."""
-        layers = self.layers
-        return [i for i, layer in enumerate(layers) if layer.kind == "population" or layer.custom]
+        """Indices of the layers with neurons (input neurons, LIF populations and custom layers)
+        in order: the layers a run records."""
+        return [i for i, layer in enumerate(self.layers) if layer.has_neurons]
 
     def graded(self, index: int) -> bool:
         """Whether layer ``index`` sends graded payloads (the input counts as graded; the run
@@ -164,9 +198,23 @@ class Graph:
     def input_shape(self) -> tuple[int, ...]:
         return self.layers[0].shape
 
-    # what the commands ask of any network file (see netfile.NetFile)
-    input_neuron = False  # the input goes into the first synapses
-    voltage_readout = False  # the classes are the output spike counts
+    @property
+    def input_neuron(self) -> bool:
+        """True when the input layer has neurons, driven per sample through their bias."""
+        return self.layers[0].neuron is not None
+
+    @property
+    def voltage_readout(self) -> bool:
+        """True when the output population never spikes (threshold at or above the 24-bit
+        voltage limit): the classes are read from its voltage at the last step."""
+        neuron = self.layers[self.populations[-1]].neuron
+        return neuron is not None and neuron.vth >= NON_SPIKING_VTH
+
+    def label(self, index: int) -> str:
+        """A layer's name in messages: its number in the file and its kind."""
+        layer = self.layers[index]
+        number = index if layer.file_index is None else layer.file_index
+        return f"layer {number} ({layer.kind})"
 
     @property
     def layer_kinds(self) -> list[str]:
@@ -175,7 +223,7 @@ class Graph:
         names = []
         for i in self.populations:
             layer = self.layers[i]
-            feed = "+".join(p.kind for p in layer.inputs)
+            feed = "+".join(p.kind for p in layer.inputs) or layer.kind
             names.append(f"{layer.kind}({feed})" if layer.custom else feed)
         return names
 
@@ -196,25 +244,18 @@ class Graph:
                 weight = projection.weight[:, start:stop]
             else:  # pool and identity act per channel: slice the output channels instead
                 raise ValueError(f"a {projection.kind} projection cannot read a concat")
-            piece = Projection(
-                index,
-                projection.kind,
-                weight,
-                projection.stride,
-                projection.padding,
-                projection.dilation,
-                projection.groups,
-                projection.kernel,
-            )
-            parts.extend(self.resolved(piece))
+            parts.extend(self.resolved(projection.copy_with(index, weight)))
             start = stop
         return parts
 
 
-def lowered(projection: Projection, in_shape: tuple[int, ...]) -> Projection:
+def lowered(
+    projection: Projection, in_shape: tuple[int, ...], depthwise: bool = False
+) -> Projection:
     """The projection as the dense or conv synapse Lava runs: a pool becomes a conv with the
     weight on the channel diagonal, an identity a 1x1 conv (or a diagonal dense for flat
-    sources)."""
+    sources). ``depthwise``: the same sums as a grouped conv (groups = channels), which holds
+    C times fewer weights (what the fast backend runs; Lava gets the full diagonal)."""
     if projection.kind in ("dense", "conv"):
         return projection
     scalar = float(np.asarray(projection.weight).reshape(-1)[0])
@@ -222,14 +263,13 @@ def lowered(projection: Projection, in_shape: tuple[int, ...]) -> Projection:
         return Projection(projection.source, "dense", np.eye(in_shape[0]) * scalar)
     channels = in_shape[0]
     kernel = projection.kernel if projection.kind == "pool" else (1, 1)
+    stride = projection.stride if projection.kind == "pool" else (1, 1)
+    if depthwise:
+        weight = np.full((channels, 1, *kernel), scalar)
+        return Projection(projection.source, "conv", weight, stride=stride, groups=channels)
     weight = np.zeros((channels, channels, *kernel))
     weight[np.arange(channels), np.arange(channels)] = scalar
-    stride = projection.stride if projection.kind == "pool" else (1, 1)
     return Projection(projection.source, "conv", weight, stride=stride)
-
-
-def _name(index: int, layer: Layer | None = None) -> str:
-    return f"layer {index}" + (f" ({layer.kind})" if layer else "")
 
 
 def validate(graph: Graph, origin: str) -> Graph:
@@ -238,23 +278,27 @@ def validate(graph: Graph, origin: str) -> Graph:
     layers = graph.layers
     if not layers or layers[0].kind != "input":
         raise LoihiSnnError(f"{origin}: layer 0 must be the input layer")
-    if not graph.populations:
-        raise LoihiSnnError(f"{origin} has no neuron population")
+    if graph.origin not in ORIGINS:
+        raise LoihiSnnError(f"{origin}: unknown origin '{graph.origin}'")
     if layers[-1].kind != "population":
         raise LoihiSnnError(f"{origin}: the last layer must be a population (the classes)")
+    if graph.time_steps is not None and graph.time_steps < 1:
+        raise LoihiSnnError(f"{origin}: {graph.time_steps} time steps per sample")
     edges: dict[int, list[int]] = {}
     for i, layer in enumerate(layers):
         if layer.kind == "input":
             if i:
-                raise LoihiSnnError(f"{origin}: {_name(i)} is a second input layer")
+                raise LoihiSnnError(f"{origin}: {graph.label(i)} is a second input layer")
+            if layer.neuron is not None:
+                _check_neuron(layer.neuron, f"{origin}: {graph.label(i)}")
             continue
         refs = layer.sources if layer.kind == "concat" else [p.source for p in layer.inputs]
         if not refs:
-            raise LoihiSnnError(f"{origin}: {_name(i, layer)} has no input")
+            raise LoihiSnnError(f"{origin}: {graph.label(i)} has no input")
         for ref in refs:
             if not 0 <= ref < len(layers):
                 raise LoihiSnnError(
-                    f"{origin}: {_name(i, layer)} reads layer {ref}, which does not exist"
+                    f"{origin}: {graph.label(i)} reads layer {ref}, which does not exist"
                 )
         edges[i] = refs
     graph.order = _topological(edges, len(layers), origin)
@@ -329,10 +373,21 @@ def _check_concat(graph: Graph, i: int, origin: str) -> None:
         )
 
 
+def _check_neuron(n: Neuron, where: str) -> None:
+    """Decays in [0, 4096] and a threshold mantissa of 17 bits (or netx's never-spiking
+    fallback)."""
+    decays_ok = 0 <= n.i_decay <= DECAY_UNIT and 0 <= n.v_decay <= DECAY_UNIT
+    if not decays_ok or not (0 <= n.vth <= VTH_MAX or n.vth == NETX_FALLBACK_VTH):
+        raise LoihiSnnError(
+            f"{where}: neuron iDecay {n.i_decay}, vDecay {n.v_decay}, vThMant {n.vth} outside "
+            f"Loihi's ranges (decays 0..{DECAY_UNIT}, threshold 0..{VTH_MAX})"
+        )
+
+
 def _check_population(graph: Graph, i: int, origin: str) -> None:
     """Inputs, bias and neurons of a population or a custom layer."""
     layer = graph.layers[i]
-    where = f"{origin}: layer {i} ({layer.kind})"
+    where = f"{origin}: {graph.label(i)}"
     for k, p in enumerate(layer.inputs):
         if p.kind not in PROJECTION_TYPES:
             raise LoihiSnnError(f"{where}, input {k}: unknown projection type '{p.kind}'")
@@ -350,179 +405,26 @@ def _check_population(graph: Graph, i: int, origin: str) -> None:
         w = p.weight
         if not np.all(np.isfinite(w)) or not np.array_equal(w, np.round(w)):
             raise LoihiSnnError(f"{where}, input {k}: non-integer weights: re-export")
-        if w.size and (w.min() < WEIGHT_RANGE[0] or w.max() > WEIGHT_RANGE[1]):
+        if not w.size:
+            raise LoihiSnnError(f"{where}, input {k}: empty weight")
+        if w.min() < WEIGHT_MIN or w.max() > WEIGHT_MAX:
             raise LoihiSnnError(
                 f"{where}, input {k}: weights span [{w.min():g}, {w.max():g}], outside Loihi's "
-                f"8-bit range {list(WEIGHT_RANGE)}: quantise before exporting"
+                f"8-bit range [{WEIGHT_MIN}, {WEIGHT_MAX}]: quantise before exporting"
             )
     if layer.custom:
         layer_type(layer.kind).check(layer, where)
+    elif layer.neuron is None:
+        raise LoihiSnnError(f"{where}: a population without neuron parameters")
     else:
-        n = layer.neuron
-        if not (0 <= n.i_decay <= 4096 and 0 <= n.v_decay <= 4096 and 0 <= n.vth <= MAX_VTH):
-            raise LoihiSnnError(f"{where}: neuron parameters {n} outside Loihi's 12/17-bit ranges")
-    if layer.bias is not None and (
-        layer.bias.size != layer.neurons
-        or layer.bias.min() < BIAS_RANGE[0]
-        or layer.bias.max() > BIAS_RANGE[1]
+        _check_neuron(layer.neuron, where)
+    bias = layer.bias
+    if bias is not None and (
+        bias.size != layer.neurons
+        or not np.all(np.isfinite(bias))
+        or bias.min() < BIAS_MIN
+        or bias.max() > BIAS_MAX
     ):
         raise LoihiSnnError(
-            f"{where}: bias must hold {layer.neurons} integers in {list(BIAS_RANGE)}"
+            f"{where}: bias must hold {layer.neurons} integers in [{BIAS_MIN}, {BIAS_MAX}]"
         )
-
-
-# -- HDF5 ---------------------------------------------------------------------------------------
-
-
-def _put_str(group: h5py.Group, key: str, value: str) -> None:
-    group.create_dataset(key, (1,), "S12", [value.encode()])
-
-
-def _get_str(group: h5py.Group, key: str) -> str:
-    raw = group[key][()]
-    return (raw[0] if np.ndim(raw) else raw).decode()
-
-
-def write_graph(graph: Graph, path: str | Path, meta: dict) -> Path:
-    """Write ``graph`` as a format-2 file (atomic); ``meta`` goes to the root attribute
-    ``loihi_snn`` as JSON, as in format 1."""
-    validate(graph, str(path))
-    path = Path(path)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["loihi_snn_format"] = GRAPH_FORMAT
-        f.attrs["loihi_snn"] = json.dumps({**meta, "graph": True})
-        sim = f.create_group("simulation")
-        sim.create_dataset("Ts", data=1)
-        sim.create_dataset("tSample", data=graph.time_steps)
-        root = f.create_group("layer")
-        for i, layer in enumerate(graph.layers):
-            g = root.create_group(str(i))
-            _put_str(g, "type", layer.kind)
-            g.create_dataset("shape", data=np.array(layer.shape))
-            if layer.kind == "concat":
-                g.create_dataset("inputs", data=np.array(layer.sources))
-            elif layer.kind != "input":
-                _write_inputs(g, layer)
-                if layer.custom:
-                    layer_type(layer.kind).write(g.create_group("params"), layer)
-                    continue
-                n = g.create_group("neuron")
-                _put_str(n, "type", "CUBA")
-                for key, value in (
-                    ("iDecay", layer.neuron.i_decay),
-                    ("vDecay", layer.neuron.v_decay),
-                    ("vThMant", layer.neuron.vth),
-                    ("refDelay", 1),
-                    ("gradedSpike", 0),
-                ):
-                    n.create_dataset(key, data=value)
-    return path
-
-
-def _write_inputs(g: h5py.Group, layer: Layer) -> None:
-    """The bias and the input projections of a population or custom layer."""
-    if layer.bias is not None:
-        g.create_dataset("bias", data=layer.bias.astype(np.int32))
-    ins = g.create_group("inputs")
-    for k, p in enumerate(layer.inputs):
-        pg = ins.create_group(str(k))
-        _put_str(pg, "type", p.kind)
-        pg.create_dataset("source", data=p.source)
-        pg.create_dataset("weight", data=p.weight.astype(np.float32))
-        if p.kind == "conv":
-            for key in ("stride", "padding", "dilation"):
-                pg.create_dataset(key, data=np.array(getattr(p, key)))
-            pg.create_dataset("groups", data=p.groups)
-        elif p.kind == "pool":
-            pg.create_dataset("kernel", data=np.array(p.kernel))
-            pg.create_dataset("stride", data=np.array(p.stride))
-
-
-def _pair(group: h5py.Group, key: str, default: int) -> tuple[int, int]:
-    if key not in group:
-        return (default, default)
-    value = np.asarray(group[key][()]).reshape(-1)
-    return (int(value[0]), int(value[-1]))
-
-
-def _read_layer(g: h5py.Group) -> Layer:
-    kind = _get_str(g, "type")
-    shape = tuple(int(s) for s in np.asarray(g["shape"][()]).reshape(-1))
-    if kind == "input":
-        return Layer(kind, shape)
-    if kind == "concat":
-        return Layer(kind, shape, sources=[int(s) for s in np.asarray(g["inputs"][()]).reshape(-1)])
-    if kind != "population" and not is_custom(kind):
-        raise LoihiSnnError(f"{g.name}: unknown layer type '{kind}' in a format-2 file")
-    bias = np.asarray(g["bias"][()]).astype(np.int64).reshape(-1) if "bias" in g else None
-    inputs = _read_inputs(g)
-    if is_custom(kind):
-        try:
-            params = layer_type(kind).read(g["params"], shape)
-        except LoihiSnnError as err:
-            raise LoihiSnnError(f"{g.name} ({kind}): {err}") from None
-        return Layer(kind, shape, None, bias, inputs, params=params)
-    n = g["neuron"]
-    neuron = Neuron(
-        *(int(np.asarray(n[k][()]).reshape(-1)[0]) for k in ("iDecay", "vDecay", "vThMant"))
-    )
-    return Layer(kind, shape, neuron, bias, inputs)
-
-
-def _read_inputs(g: h5py.Group) -> list[Projection]:
-    inputs = []
-    ins = g["inputs"]
-    for k in range(len(ins)):
-        if str(k) not in ins:
-            raise LoihiSnnError(f"{g.name}/inputs/{k} is missing (inputs are numbered 0..m-1)")
-        pg = ins[str(k)]
-        inputs.append(
-            Projection(
-                source=int(np.asarray(pg["source"][()]).reshape(-1)[0]),
-                kind=_get_str(pg, "type"),
-                weight=np.asarray(pg["weight"][()], dtype=np.float64),
-                stride=_pair(pg, "stride", 1),
-                padding=_pair(pg, "padding", 0),
-                dilation=_pair(pg, "dilation", 1),
-                groups=int(np.asarray(pg["groups"][()]).reshape(-1)[0]) if "groups" in pg else 1,
-                kernel=_pair(pg, "kernel", 1),
-            )
-        )
-    return inputs
-
-
-def read_graph(path: str | Path) -> Graph:
-    """Read and validate a format-2 file; every problem is a LoihiSnnError naming the layer."""
-    path = Path(path)
-    with open_hdf5(path) as f:
-        version = int(f.attrs.get("loihi_snn_format", 1))
-        if version != GRAPH_FORMAT:
-            raise LoihiSnnError(
-                f"{path} has loihi_snn format {version}; this reader knows format {GRAPH_FORMAT}"
-            )
-        try:
-            group = f["layer"]
-            layers = []
-            for i in range(len(group)):
-                if str(i) not in group:
-                    raise LoihiSnnError(
-                        f"{path}: /layer/{i} is missing (layers are numbered 0..n-1)"
-                    )
-                layers.append(_read_layer(group[str(i)]))
-            steps = int(np.asarray(f["simulation/tSample"][()]).reshape(-1)[0])
-            meta = json.loads(f.attrs["loihi_snn"]) if "loihi_snn" in f.attrs else None
-        except (KeyError, ValueError, TypeError, OSError) as err:
-            raise LoihiSnnError(
-                f"{path} is not a valid graph network ({type(err).__name__}: {err}): re-export it"
-            ) from None
-    return validate(Graph(layers, steps, path, meta), str(path))
-
-
-def file_format(path: str | Path) -> int:
-    """The loihi_snn format version of a network file (1 for sequential NetX files, and for files
-    from elsewhere); 0 when the file cannot be opened (the readers then say why)."""
-    try:
-        with h5py.File(path, "r") as f:
-            return int(f.attrs.get("loihi_snn_format", 1))
-    except OSError:
-        return 0

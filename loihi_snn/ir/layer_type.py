@@ -12,6 +12,8 @@ defined once in the mechanism's own module, beside its torch block and its Lava 
   layer and feeds it the batches in order, so state that carries across samples (and batches)
   lives on the instance;
 * ``lava``: its Lava process for a pipelined run, with the ports the loader wires.
+* ``ops``: its arithmetic per sample, for energy reports (None: not priced, never zero);
+* ``example``: random valid parameters (the contract test runs every type on them).
 
 ``graded`` says whether the output is graded (int32 payloads, e.g. a gated membrane stream) or
 binary spikes; ``latency`` is the number of steps the output lags X beyond the model's zero-latency
@@ -21,7 +23,6 @@ layer records binary spikes of its own (``recorded``): those are what ``verify``
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,12 +34,9 @@ from ..errors import LoihiSnnError
 if TYPE_CHECKING:
     from .graph import Layer
 
-# kind in the file -> "module:class" (imported on first use, so the graph reader does not pull in
-# every mechanism's dependencies)
-_TYPES = {
-    "alif_mask": "loihi_snn.mechanisms.alif_mask.block:AlifMaskType",
-    "token_select": "loihi_snn.mechanisms.token_select.block:TokenSelectType",
-}
+# kind in the file -> its type; filled by :mod:`loihi_snn.mechanisms` (LAYER_TYPES), which every
+# reader of files imports, so that the IR itself imports no mechanism
+_REGISTRY: dict[str, type[LayerType]] = {}
 
 
 @dataclass
@@ -84,16 +82,34 @@ class LayerType:
         reaches ``x_in``."""
         raise NotImplementedError
 
+    def ops(self, layer: Layer, steps: int) -> dict | None:
+        """The layer's arithmetic per sample of ``steps`` steps, as ``{"mults": int, "adds": int,
+        "neuron_updates": int, "note": str}`` (``note`` says what was counted and how), or None:
+        "not priced" (no defensible count), which a report must show as such, never as zero."""
+        return None
+
+    @classmethod
+    def example(cls, rng: np.random.Generator, shape: tuple, steps: int) -> Any:
+        """A valid random ``Layer.params`` record for a layer of ``shape`` run for ``steps``
+        steps (for the contract test every type must pass)."""
+        raise NotImplementedError
+
+
+def register(types: dict[str, type[LayerType]]) -> None:
+    """Make custom layer types known to the IR (kind -> class)."""
+    _REGISTRY.update(types)
+
 
 def layer_type(kind: str) -> LayerType:
-    """The custom layer type of a layer kind (LoihiSnnError for an unknown kind)."""
-    if kind not in _TYPES:
+    """A new instance of the custom layer type of a layer kind (LoihiSnnError for an unknown
+    kind)."""
+    if kind not in _REGISTRY:
         raise LoihiSnnError(
-            f"unknown layer type '{kind}' (known: input, population, concat, {', '.join(_TYPES)})"
+            f"unknown layer type '{kind}' (known: input, population, concat, "
+            f"{', '.join(_REGISTRY)})"
         )
-    module, name = _TYPES[kind].split(":")
-    return getattr(importlib.import_module(module), name)()
+    return _REGISTRY[kind]()
 
 
 def is_custom(kind: str) -> bool:
-    return kind in _TYPES
+    return kind in _REGISTRY

@@ -1,2 +1,10 @@
 """The seeds' mechanisms, one folder each: integer rules, torch block, layer type, Lava process
-and models, report."""
+and models, report. ``LAYER_TYPES`` (file kind -> layer type) is the one registry; importing
+this package makes the types known to the IR."""
+
+from ..ir.layer_type import register
+from .alif_mask.layer import AlifMaskType
+from .token_select.layer import TokenSelectType
+
+LAYER_TYPES = {"alif_mask": AlifMaskType, "token_select": TokenSelectType}
+register(LAYER_TYPES)

@@ -28,7 +28,7 @@ current_decay 1, voltage_decay 0.75) on float synapses with BatchNorm over (N, H
 in eval mode *is* its integer twin: BN folded into weights and bias with the running statistics,
 then per population one scale s = min(254 / max|W|, 4095 / max|b|) puts every incoming weight on
 8 bits (w = round(W s)), the bias on 13 bits and the threshold at round(theta s); it runs through
-:mod:`loihi_snn.backends.fast_graph`, which Lava matches bit for bit. Timing: zero-latency model (a
+:mod:`loihi_snn.backends.fast`, which Lava matches bit for bit. Timing: zero-latency model (a
 population sees its sources at the same step); the Lava loader aligns the paths.
 """
 
@@ -44,8 +44,10 @@ import torch.nn.functional as F
 from lava.lib.dl import slayer
 
 from ..errors import LoihiSnnError
-from ..ir.graph import Graph, Layer, Neuron, Projection, validate, write_graph
-from ..mechanisms.alif_mask.block import AlifMask, MaskLayer
+from ..ir.graph import Graph, Layer, Neuron, Projection, validate
+from ..ir.hdf5 import write_graph
+from ..mechanisms.alif_mask.block import AlifMask
+from ..mechanisms.alif_mask.layer import MaskLayer
 from ..recipe import LayerSpec, NeuronSpec
 
 WEIGHT_MAX = 254
@@ -218,7 +220,7 @@ class GraphNet(torch.nn.Module):
         self.neurons = torch.nn.ModuleList(neurons)
         self.num_classes = shape[0]
         self.time_steps = 1
-        self._twin = None  # eval mode: the GraphRunner of the integer twin
+        self._twin = None  # eval mode: the FastRunner of the integer twin
 
     # -- training forward (SLAYER) and eval forward (integer twin) ------------------------------
 
@@ -254,11 +256,12 @@ class GraphNet(torch.nn.Module):
         """Spikes of every population, each (N, neurons in C, H, W order, T), in file order."""
         if self.training:
             return [s.reshape(s.shape[0], -1, s.shape[-1]) for s in self._float_layers(x)]
-        from ..backends.fast_graph import GraphRunner
+        from ..backends.fast import FastRunner
 
         if self._twin is None:  # built once per eval phase (train() drops it)
-            self._twin = GraphRunner(self.to_graph(x.shape[-1]))
-        traces = self._twin.run_batch(x.detach().cpu().numpy().astype(np.int64))
+            self._twin = FastRunner(self.to_graph(x.shape[-1]))
+        x_int = x.detach().cpu().numpy().astype(np.int64)
+        traces = self._twin.run_file_order(x_int, x_int.shape[-1])
         return [
             torch.from_numpy(traces[i][0]).transpose(1, 2).contiguous()
             for i in self._twin.graph.populations

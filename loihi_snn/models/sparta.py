@@ -1,5 +1,5 @@
-"""A small SPARTA model (../shared/docs/mechanisms.md §4; sim/TOKEN_SELECT.md): image patches as
-tokens, HI-LIF encoder, spike-timing token selection, a spiking classifier on the gated tokens.
+"""A small SPARTA model (the SPARTA paper): image patches as tokens, HI-LIF encoder, spike-timing
+token selection, a spiking classifier on the gated tokens.
 
     input (1, 28, 28) --conv k x k / k--> HI-LIF (D, 28/k, 28/k)      tokens = the patches
           --> token selection (D, H, W): priority, K, top-K, Eq. 9 gates, replayed next window
@@ -9,14 +9,11 @@ Recipe (``train/fmnist_sparta.toml``): ``[[layers]]`` ``hilif`` (out = D, kernel
 padding, weight_scale), ``token_select``, then ``dense`` layers; ``[sparta]`` the HI-LIF priors,
 the selection mode (dynamic or fixed K) and its parameters (:class:`loihi_snn.recipe.SpartaSpec`).
 
-Training forward: float, HI-LIF with the arctan surrogate
-(:mod:`loihi_snn.mechanisms.hilif.block`), the token
-selection with straight-through top-K (:mod:`loihi_snn.mechanisms.token_select.block`), SLAYER CUBA
-dense layers
-(as the rest of the project). Eval forward: the integer twin, the exported graph run through
-:mod:`loihi_snn.backends.fast_graph` (which runs the token selection's integer rules), so the
-reported
-accuracy is what Lava runs.
+Training forward: float, HI-LIF with the arctan surrogate (:mod:`loihi_snn.mechanisms.hilif.block`),
+the token selection with straight-through top-K (:mod:`loihi_snn.mechanisms.token_select.block`),
+SLAYER CUBA dense layers (as the rest of the project). Eval forward: the integer twin, the exported
+graph run through :mod:`loihi_snn.backends.fast` (which runs the token selection's integer rules),
+so the reported accuracy is what Lava runs.
 
 Graph file (format 2) in file order: 0 input; 1..G the HI-LIF populations (one per decay group,
 thresholds and 1/tau folded into the conv weights); G + 1 their concat; G + 2 ``token_select``
@@ -37,9 +34,11 @@ import torch
 from lava.lib.dl import slayer
 
 from ..errors import LoihiSnnError
-from ..ir.graph import Graph, Layer, Neuron, Projection, validate, write_graph
+from ..ir.graph import Graph, Layer, Neuron, Projection, validate
+from ..ir.hdf5 import write_graph
 from ..mechanisms.hilif.block import HiLIF
-from ..mechanisms.token_select.block import QG, TokenSelect
+from ..mechanisms.token_select.block import TokenSelect
+from ..mechanisms.token_select.rules import QG
 from ..recipe import LayerSpec, NeuronSpec, Recipe, SpartaSpec
 
 WEIGHT_MAX = 254
@@ -140,11 +139,12 @@ class SpartaNet(torch.nn.Module):
             groups = [s[:, ch].reshape(n, -1, steps) for _, ch in self.hilif.groups()]
             hard = self.select.last_hard.reshape(n, 1, *self.token_shape[1:], 1)
             return [*groups, (s * hard).reshape(n, -1, steps), *dense]
-        from ..backends.fast_graph import GraphRunner
+        from ..backends.fast import FastRunner
 
         if self._twin is None:  # built once per eval phase (train() drops it)
-            self._twin = GraphRunner(self.to_graph(x.shape[-1]))
-        traces = self._twin.run_batch(x.detach().cpu().numpy().astype(np.int64))
+            self._twin = FastRunner(self.to_graph(x.shape[-1]))
+        x_int = x.detach().cpu().numpy().astype(np.int64)
+        traces = self._twin.run_file_order(x_int, x_int.shape[-1])
         return [
             torch.from_numpy(np.asarray(traces[i][0], np.float32)).transpose(1, 2).contiguous()
             for i in self._twin.graph.populations
@@ -209,7 +209,7 @@ def analyse(graph: Graph, x: np.ndarray) -> dict:
     ``traces`` (index -> (n, T, neurons)) and the synaptic operations per sample ``sops``
     (projection name -> mean events x fan-out per sample; see :func:`synaptic_ops`)."""
     from ..backends.fast_graph import GraphRunner, _Synapse
-    from ..mechanisms.token_select.block import run_twin
+    from ..mechanisms.token_select.rules import run_twin
 
     x = np.asarray(x, np.int64)
     runner = GraphRunner(graph)
@@ -276,102 +276,3 @@ def synaptic_ops(graph: Graph, signals: dict) -> dict[str, float]:
                 ops += float((events * _fan_out(p, graph.layers[p.source].shape)).sum()) / n
             out[f"{i}:{k} {projection.kind} from {projection.source}"] = ops
     return out
-
-
-# -- Fig. 3: firing-rate map, priority map, top-K mask ------------------------------------------
-
-
-def plot_selection(
-    path: str | Path, n: int, out: str | Path, data_dir: str | None = None
-) -> tuple[Path, dict]:
-    """``loihi-snn plot-sparta``: for the first ``n`` test samples of a SPARTA file (the integer
-    twin, i.e. what Lava runs), one row each: the input image, the HI-LIF firing-rate map per
-    token (spikes / (C T)), the priority map (P / 2^15) and the top-K mask (with K); written as a
-    PNG (atomic). Returns the path and a summary (K per sample, mean sparsity)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..evaluation import test_inputs
-    from ..fileio import atomic_path
-    from ..mechanisms.token_select.block import ONE_P
-
-    if n < 1:
-        raise LoihiSnnError("plot-sparta: -n must be at least 1")
-    graph = read_graph_checked(path)
-    inputs = test_inputs(graph, n, data_dir=data_dir)
-    x, labels = inputs.x, inputs.labels
-    info = analyse(graph, x)
-    spikes, sel = info["spikes"], info["select"]
-    classes = (graph.meta or {}).get("classes")
-    fig, axes = plt.subplots(len(x), 4, figsize=(10, 2.6 * len(x)), squeeze=False)
-    tokens = sel.mask.shape[1] * sel.mask.shape[2]
-    for i in range(len(x)):
-        label = "" if labels is None else (classes[labels[i]] if classes else str(labels[i]))
-        panels = [
-            (x[i].mean(-1).mean(0), f"input {label}", "gray"),
-            (spikes[i].mean((0, -1)), "firing rate (spikes / C T)", "viridis"),
-            (sel.prio[i] / ONE_P, "priority P (Eqs. 3-5)", "magma"),
-            (sel.mask[i], f"top-K mask, K = {sel.k[i]} of {tokens}", "gray"),
-        ]
-        for ax, (image, title, cmap) in zip(axes[i], panels, strict=True):
-            im = ax.imshow(image, cmap=cmap, vmin=0 if cmap == "gray" and "mask" in title
-                           else None, vmax=1 if "mask" in title else None)
-            ax.set_title(title, fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if "mask" not in title and "input" not in title:
-                fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
-    out = Path(out)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
-    summary = {"k": sel.k.tolist(), "sparsity": float(1 - sel.k.mean() / tokens)}
-    return out, summary
-
-
-def selection_stats(
-    path: str | Path, n: int | None = None, data_dir: str | None = None, batch: int = 500
-) -> dict:
-    """``loihi-snn sparta-stats``: accuracy, mean sparsity (1 - K / N) and synaptic operations per
-    sample (:func:`synaptic_ops`, total and per projection) of a SPARTA file's integer twin (what
-    Lava runs; the fast backend's arithmetic) on the first ``n`` test samples (default: all)."""
-    from ..evaluation import trained_model
-    from ..train import encode_split
-
-    graph = read_graph_checked(path)
-    trained = trained_model(graph, None, data_dir)
-    data, recipe = trained.data, trained.recipe
-    total = len(data.y_test) if n is None else min(n, len(data.y_test))
-    correct, ks, sops = 0, [], {}
-    for start in range(0, total, batch):
-        index = np.arange(start, min(start + batch, total))
-        x = encode_split(data, recipe, "test", index, recipe.seed + 1)
-        info = analyse(graph, x)
-        out = info["traces"][len(graph.layers) - 1][0]
-        correct += int((out.sum(1).argmax(1) == data.y_test[index]).sum())
-        ks.append(info["select"].k)
-        for key, value in info["sops"].items():
-            sops[key] = sops.get(key, 0.0) + value * len(index)
-    k = np.concatenate(ks)
-    tokens = math.prod(graph.layers[_select_index(graph)].shape[1:])
-    per = {key: value / total for key, value in sops.items()}
-    return {
-        "samples": total,
-        "accuracy": correct / total,
-        "mean_k": float(k.mean()),
-        "sparsity": float(1 - k.mean() / tokens),
-        "sops": float(sum(per.values())),
-        "sops_per_projection": per,
-    }
-
-
-def read_graph_checked(path: str | Path) -> Graph:
-    """A graph file that holds a token_select layer."""
-    from ..ir.graph import read_graph
-
-    graph = read_graph(path)
-    _select_index(graph)
-    return graph

@@ -4,20 +4,20 @@ step (paper Fig. 6a) and the spike counts of the last mask over input images (Fi
 
 All numbers come from the traces of a backend run (``fast`` by default, bit-exact with Lava) on
 the file's own test samples; a mask's spikes are the values it removes (1 = eliminated).
+Subcommands (:func:`add_parsers`): ``plot-biasnn`` and ``biasnn-stats``. Heavy imports (torch,
+matplotlib, Lava) happen inside the functions, so that building the parser stays cheap.
 """
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import LoihiSnnError
-from ...evaluation import run_backend, test_inputs
-from ...fileio import atomic_path, write_json
 from ...ir.graph import Graph
-from ...ir.netfile import read_network
 
 
 @dataclass
@@ -41,9 +41,10 @@ def mask_stats(
 ) -> tuple[MaskStats, Graph, dict[int, np.ndarray], np.ndarray]:
     """Statistics of ``path`` on its first ``n`` test samples; also the graph, the spike traces
     of its mask layers (n, neurons, T) by layer index and the encoded inputs (for the plots)."""
+    from ...evaluation import run_backend, test_inputs
+    from ...ir.hdf5 import read_network
+
     graph = read_network(path)
-    if not isinstance(graph, Graph):
-        raise LoihiSnnError(f"{path} is a sequential file: BIASNN statistics need a graph file")
     inputs = test_inputs(graph, n, data_dir=data_dir)
     result = run_backend(backend, graph, inputs.x)
     layers = dict(zip(graph.populations, result.spikes, strict=True))
@@ -76,6 +77,8 @@ def write_plots(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from ...fileio import atomic_path, write_json
 
     stats, graph, masks, x = mask_stats(path, n, backend, data_dir)
     if not masks:
@@ -123,3 +126,59 @@ def write_plots(
     plt.close(fig)
     write_json(out / "stats.json", asdict(stats))
     return stats, [heatmaps, per_step]
+
+
+# -- subcommands --------------------------------------------------------------------------------
+
+
+def _row(stats: MaskStats) -> str:
+    acc = "-" if stats.accuracy is None else f"{stats.accuracy:.4f}"
+    eliminated = "; ".join(
+        f"layer {i}: " + " ".join(f"{100 * v:.2f}%" for v in share)
+        for i, share in stats.eliminated.items()
+    )
+    return (f"| {stats.file} | {stats.samples} | {acc} | {100 * stats.lif_rate:.2f}% | "
+            f"{eliminated or '-'} |")
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    stats, paths = write_plots(args.net, args.output, args.n, args.shown, args.backend,
+                               args.data_dir)
+    print(f"wrote {', '.join(map(str, paths))} and stats.json beside them")
+    print(_row(stats))
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    print("| file | samples | accuracy | LIF spike rate outside masks | eliminated per step |")
+    print("|---|---|---|---|---|")
+    for net in args.nets:
+        print(_row(mask_stats(net, args.n, args.backend, args.data_dir)[0]))
+    return 0
+
+
+def add_parsers(subparsers) -> None:
+    """Register ``plot-biasnn`` and ``biasnn-stats`` on an argparse subparsers object
+    (``p.set_defaults(run=...)`` style)."""
+    p = subparsers.add_parser(
+        "plot-biasnn",
+        help="BIASNN file: last mask's spike counts over input images (Fig. 5) and values "
+        "eliminated per step per mask (Fig. 6a), as PNG",
+    )
+    p.add_argument("net", help="a graph file with alif_mask layers (e.g. an fmnist_biasnn export)")
+    p.add_argument("-o", "--output", default="biasnn_plots", help="folder for the PNGs and JSON")
+    p.add_argument("-n", type=int, default=10000, help="test samples for the statistics")
+    p.add_argument("--shown", type=int, default=8, help="images in the heatmap figure")
+    p.add_argument("--backend", choices=("lava", "fast"), default="fast")
+    p.add_argument("--data-dir", help="folder with the dataset's files")
+    p.set_defaults(run=_cmd_plot)
+
+    p = subparsers.add_parser(
+        "biasnn-stats",
+        help="graph files: accuracy, LIF spike rate outside the masks, values eliminated per step",
+    )
+    p.add_argument("nets", nargs="+", help="graph files (with or without alif_mask layers)")
+    p.add_argument("-n", type=int, default=10000, help="test samples (default 10000)")
+    p.add_argument("--backend", choices=("lava", "fast"), default="fast")
+    p.add_argument("--data-dir", help="folder with the dataset's files")
+    p.set_defaults(run=_cmd_stats)

@@ -1,6 +1,5 @@
-"""SPARTA's HI-LIF neurons (Algorithm 1, ../shared/docs/mechanisms.md §4.1 and §4.5): a conv
-synapse into per-channel heterogeneous LIF neurons, trainable, and its exact realisation with
-stock Loihi LIF populations.
+"""SPARTA's HI-LIF neurons (the SPARTA paper's Algorithm 1): a conv synapse into per-channel
+heterogeneous LIF neurons, trainable, and its exact realisation with stock Loihi LIF populations.
 
 Algorithm 1 (D14: learnable w^c and vth^c initialised from the normal priors, hard reset to 0):
 
@@ -44,7 +43,7 @@ import torch.nn.functional as F
 
 from ...errors import LoihiSnnError
 from ...ir.graph import Layer, Neuron, Projection
-from ..alif_mask.block import ArcTanSpike
+from ...nn import ArcTanSpike
 
 WEIGHT_MAX = 254
 VTH_MAX = (1 << 17) - 1

@@ -1,3 +1,3 @@
 """BIASNN's ALIF attention mask as a Lava process (``process.py``) with ``fixed_pt`` and
 ``floating_pt`` models (``models.py``); its integer rules live in
-:mod:`loihi_snn.mechanisms.alif_mask.block`."""
+:mod:`loihi_snn.mechanisms.alif_mask.rules`."""

@@ -1,8 +1,7 @@
 """ProcessModels of ``AlifMask``: ``fixed_pt`` runs the integer rules of
-:mod:`loihi_snn.mechanisms.alif_mask.block` (the functions the block's eval twin runs, so the two
-are bit-exact),
-``floating_pt`` the same rules in float64 without rounding
-(:func:`loihi_snn.mechanisms.alif_mask.block.float_step`).
+:mod:`loihi_snn.mechanisms.alif_mask.rules` (the functions the integer twin runs, so the two are
+bit-exact), ``floating_pt`` the same rules in float64 without rounding
+(:func:`loihi_snn.mechanisms.alif_mask.rules.float_step`).
 
 Both keep their state in the process's Vars (Lava's (W, H, C) order, Q12 units; floats in the
 floating_pt model) and compute in (C, H, W) copies. Absolute imports only: Lava's compiler
@@ -19,14 +18,14 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from loihi_snn.mechanisms.alif_mask.block import (
+from loihi_snn.mechanisms.alif_mask.lava.process import AlifMask
+from loihi_snn.mechanisms.alif_mask.rules import (
     FROZEN,
     MaskParams,
     float_step,
     mask_step,
     start_sample,
 )
-from loihi_snn.mechanisms.alif_mask.lava.process import AlifMask
 
 
 def _swap(array: np.ndarray, dtype: type) -> np.ndarray:
@@ -70,7 +69,7 @@ class _AlifMaskModel(PyLoihiProcessModel):
 @requires(CPU)
 @tag("fixed_pt")
 class PyAlifMaskModelFixed(_AlifMaskModel):
-    """Bit-exact: :func:`loihi_snn.mechanisms.alif_mask.block.mask_step` on int64."""
+    """Bit-exact: :func:`loihi_snn.mechanisms.alif_mask.rules.mask_step` on int64."""
 
     x_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     y_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
@@ -116,7 +115,7 @@ class PyAlifMaskModelFixed(_AlifMaskModel):
 @tag("floating_pt")
 class PyAlifMaskModelFloat(_AlifMaskModel):
     """The same rules in float64, no rounding
-    (:func:`loihi_snn.mechanisms.alif_mask.block.float_step`)."""
+    (:func:`loihi_snn.mechanisms.alif_mask.rules.float_step`)."""
 
     _dtype = np.float64
     x_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)

@@ -1,4 +1,4 @@
-"""The ``AlifMask`` Lava process: BIASNN's attention mask fused into one process (spec §1.9).
+"""The ``AlifMask`` Lava process: BIASNN's attention mask fused into one process.
 
 Ports and Vars use Lava's (x, y, z) = (W, H, C) order, as Lava's Conv and netx's conv layers do,
 so that a Conv can feed ``x_in`` and read ``y_out`` directly. Weights keep torch's order.
@@ -18,7 +18,7 @@ from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.process.variable import Var
 
-from loihi_snn.mechanisms.alif_mask.block import MaskParams, mode_index
+from loihi_snn.mechanisms.alif_mask.rules import MaskParams, mode_index
 
 
 def _lava(array: np.ndarray) -> np.ndarray:
@@ -31,10 +31,9 @@ class AlifMask(AbstractProcess):
 
     params: the integer description (weights, shifts, Q12 parameters, initial adaptation state);
     steps: time steps per sample (T); mode: threshold state across samples, ``persist``,
-    ``reset`` or ``frozen`` (loihi_snn.mechanisms.alif_mask.block); offset: see the module doc;
-    bias (C, H, W):
-    integers added to ``x_in`` (X = x_in + bias, the layer bias of a graph file); eps: the
-    floating_pt model's normalisation epsilon (units of X; fixed_pt uses 1 LSB).
+    ``reset`` or ``frozen`` (:mod:`loihi_snn.mechanisms.alif_mask.rules`); offset: see the module
+    doc; bias (C, H, W): integers added to ``x_in`` (X = x_in + bias, the layer bias of a graph
+    file); eps: the floating_pt model's normalisation epsilon (units of X; fixed_pt uses 1 LSB).
 
     Ports (shape (W, H, C)): ``x_in`` the graded signal X, ``y_out`` the gated Y (graded),
     ``s_out`` the ALIF spikes (1 = value eliminated; the mask is 1 - s).

@@ -1,8 +1,8 @@
 """ProcessModels of ``TokenSelect``: ``fixed_pt`` runs the integer rules of
-:mod:`loihi_snn.mechanisms.token_select.block` (:func:`select_window` and :func:`replay_step`, the
-functions the
-block's eval twin runs, so the two are bit-exact); ``floating_pt`` the same statistics with exact
-exp, sigmoid and a float predictor (:func:`loihi_snn.mechanisms.token_select.block.float_select`).
+:mod:`loihi_snn.mechanisms.token_select.rules` (:func:`select_window` and :func:`replay_step`, the
+functions the integer twin runs, so the two are bit-exact); ``floating_pt`` the same statistics
+with exact exp, sigmoid and a float predictor
+(:func:`loihi_snn.mechanisms.token_select.rules.float_select`).
 
 Absolute imports only: Lava's compiler executes this file as a top-level module.
 """
@@ -17,13 +17,13 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from loihi_snn.mechanisms.token_select.block import (
+from loihi_snn.mechanisms.token_select.lava.process import TokenSelect
+from loihi_snn.mechanisms.token_select.rules import (
     SelectParams,
     float_select,
     replay_step,
     select_window,
 )
-from loihi_snn.mechanisms.token_select.lava.process import TokenSelect
 
 
 def _to_cn(x: np.ndarray) -> np.ndarray:
@@ -92,7 +92,7 @@ class _TokenSelectModel(PyLoihiProcessModel):
 @requires(CPU)
 @tag("fixed_pt")
 class PyTokenSelectModelFixed(_TokenSelectModel):
-    """Bit-exact: :func:`loihi_snn.mechanisms.token_select.block.select_window` on int64."""
+    """Bit-exact: :func:`loihi_snn.mechanisms.token_select.rules.select_window` on int64."""
 
     x_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
@@ -135,7 +135,7 @@ class PyTokenSelectModelFixed(_TokenSelectModel):
 @tag("floating_pt")
 class PyTokenSelectModelFloat(_TokenSelectModel):
     """Exact exp and sigmoid, float predictor
-    (:func:`loihi_snn.mechanisms.token_select.block.float_select`);
+    (:func:`loihi_snn.mechanisms.token_select.rules.float_select`);
     payloads s g in the same units (gate Q4)."""
 
     _float = True

@@ -1,5 +1,5 @@
 """The ``TokenSelect`` Lava process: SPARTA's spike-timing token selection and Eq. 9 gating fused
-into one process (spec §4.5; sim/TOKEN_SELECT.md).
+into one process.
 
 Ports use Lava's (x, y, z) = (W, H, C) order, as Lava's Conv and netx's conv layers do; inside,
 the models work on (C, N, T) with token j = h W + w.
@@ -19,15 +19,15 @@ from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.process.variable import Var
 
-from loihi_snn.mechanisms.token_select.block import SelectParams
+from loihi_snn.mechanisms.token_select.rules import SelectParams
 
 
 class TokenSelect(AbstractProcess):
     """Token selection for one sample stream (B = 1).
 
-    params: the integer description (:class:`loihi_snn.mechanisms.token_select.block.SelectParams`:
-    LUTs, K rule,
-    predictor, gates; its ``steps`` is T); offset: see the module doc; bias: the layer's bias
+    params: the integer description
+    (:class:`loihi_snn.mechanisms.token_select.rules.SelectParams`: LUTs, K rule, predictor,
+    gates; its ``steps`` is T); offset: see the module doc; bias: the layer's bias
     (C, H, W) integers added to X (as the fast backend adds it), or None.
 
     Ports (shape (W, H, C)): ``x_in`` X (a spike where X > 0), ``y_out`` graded payloads,

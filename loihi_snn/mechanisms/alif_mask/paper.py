@@ -1,5 +1,5 @@
-"""The BIASNN paper's op model (Sci. Rep. 2025, doi 10.1038/s41598-025-22430-3; mechanisms.md
-§1.8 and §5.2), as functions of layer shapes.
+"""The BIASNN paper's op model (Sci. Rep. 2025, doi 10.1038/s41598-025-22430-3), as functions of
+layer shapes.
 
 The paper counts the arithmetic of the neurons of its three attention layers, per image and per
 time step, and prices it at 45 nm (Horowitz 2014: addition 0.9 pJ, multiplication 3.7 pJ):
@@ -15,16 +15,14 @@ time step, and prices it at 45 nm (Horowitz 2014: addition 0.9 pJ, multiplicatio
 
 The MS-ResNet18 backbone (paper Table 1: stem k7 s1 p3; groups of two blocks with 64, 128, 256 and
 512 channels, first convs of stride 1, 2, 2 and 1; attention after blocks 2, 4 and 6) gives the
-attention shapes and, for the seeds' energy formula (mechanisms.md §5.1), the FLOPs (MACs) of its
-convolutions.
+attention shapes and, for the standard energy formula (E_AC x SOPs + E_MAC x FLOPs of the first
+layer, SpiLiFormer Eqs. 25-27), the FLOPs (MACs) of its convolutions.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-from .geometry import conv_out_size
 
 ADD_PJ = 0.9  # pJ per addition, 45 nm (Horowitz 2014), as the paper prices it
 MULT_PJ = 3.7  # pJ per multiplication, 45 nm (Horowitz 2014)
@@ -63,7 +61,7 @@ class NeuronOps:
 
 
 LIF = NeuronOps(
-    "lif", 2, 4, note="lambda*u, *(1-s); 1-s, +x, u-V_th, reset (mechanisms.md §1.8, exact fit)"
+    "lif", 2, 4, note="lambda*u, *(1-s); 1-s, +x, u-V_th, reset (the paper's LASNN counts, exact)"
 )
 ALIF = NeuronOps(
     "alif",
@@ -85,7 +83,7 @@ def ms_resnet18_convs(input_shape: tuple[int, int, int] = (3, 32, 32)) -> list[d
 
     def conv(name: str, c_in: int, c_out: int, k: int, s: int, p: int, real: bool) -> None:
         nonlocal h, w
-        oh, ow = conv_out_size(h, k, s, p, 1), conv_out_size(w, k, s, p, 1)
+        oh, ow = ((size + 2 * p - k) // s + 1 for size in (h, w))  # torch's conv output size
         macs = c_in * k * k * c_out * oh * ow
         convs.append(
             {
@@ -149,7 +147,7 @@ def seeds_formula_energy(
 ) -> dict[str, float]:
     """Energy (pJ per image) of MS-ResNet18 under the seeds' formula with a uniform firing rate:
     E_AC x rate x T x MACs of the spike-input convs + E_MAC x MACs of the stem (once, static image)
-    + E_MAC x T x MACs of the real-valued downsampling shortcuts (mechanisms.md §1.8, §5.3.5).
+    + E_MAC x T x MACs of the real-valued downsampling shortcuts (which the papers leave out).
     An order-of-magnitude check only: the paper used per-layer rates."""
     convs = ms_resnet18_convs(input_shape)
     spike = sum(c["macs"] for c in convs if not c["real_input"])
@@ -180,7 +178,7 @@ def paper_table(input_shape: tuple[int, int, int] = (3, 32, 32)) -> dict:
     convs = ms_resnet18_convs(input_shape)
     return {
         "model": "BIASNN attention (MS-ResNet18), per image and time step",
-        "source": "BIASNN, Sci. Rep. 2025 (doi 10.1038/s41598-025-22430-3); mechanisms.md §1.8",
+        "source": "BIASNN, Sci. Rep. 2025 (doi 10.1038/s41598-025-22430-3)",
         "costs_pj": {"add": ADD_PJ, "mult": MULT_PJ},
         "input_shape": list(input_shape),
         "attention_shapes": [list(s) for s in shapes],

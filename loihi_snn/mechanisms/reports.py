@@ -1,0 +1,13 @@
+"""The mechanisms' reports (kind -> report module with ``add_parsers(subparsers)``), whose
+subcommands the ``loihi-snn`` command registers.
+
+Kept apart from ``LAYER_TYPES`` (this package's ``__init__``): the file readers import that
+registry, while the reports run files through the backends and the trained models, so a registry
+of both would make the IR depend on everything above it."""
+
+from __future__ import annotations
+
+from .alif_mask import report as alif_mask
+from .token_select import report as token_select
+
+REPORTS = {"alif_mask": alif_mask, "token_select": token_select}
