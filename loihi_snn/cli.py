@@ -18,8 +18,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe)
     if args.data_dir:
         recipe.data.path = args.data_dir
-    if args.epochs:
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise LoihiSnnError("--epochs must be at least 1")
         recipe.train.epochs = args.epochs
+    if args.samples_per_epoch is not None:
+        if args.samples_per_epoch < 1:
+            raise LoihiSnnError("--samples-per-epoch must be at least 1")
+        recipe.train.samples_per_epoch = args.samples_per_epoch
     out = args.out or f"runs/{recipe.name}"
     row = train(recipe, out, resume=args.resume)
     print(
@@ -112,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run directory (default runs/<recipe name>)")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     p.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
+    p.add_argument(
+        "--samples-per-epoch", type=int, help="override the recipe's training samples per epoch"
+    )
     p.add_argument("--data-dir", help="folder with the dataset's files (Fashion-MNIST IDX)")
     p.set_defaults(run=_cmd_train)
 

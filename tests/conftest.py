@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from loihi_snn.export import export
-from loihi_snn.ir.layer_type import LavaNode
+from loihi_snn.ir.graph import LavaNode
 from loihi_snn.recipe import load_recipe
 from loihi_snn.train import train
 

@@ -285,6 +285,7 @@ def test_threshold_state_modes() -> None:
     assert not np.array_equal(runs["frozen"][1], runs["reset"][1])
 
 
+@pytest.mark.lava
 def test_lif_flag_swaps_the_neuron() -> None:
     shape = (16, 6, 10)
     alif = make_block(*shape, seed=11)
@@ -324,6 +325,7 @@ def test_floating_pt_matches_the_float_forward(lava_run) -> None:
     np.testing.assert_allclose(lava["a"] / ONE, block.a.numpy(), rtol=1e-12)
 
 
+@pytest.mark.lava
 def test_integer_twin_follows_the_float_forward() -> None:
     """Quantisation-aware: the twin's mask agrees with the float forward on the same input up to
     the roundings (module doc)."""
@@ -339,6 +341,7 @@ def test_integer_twin_follows_the_float_forward() -> None:
     assert (twin(block, x)["s"] == float_spikes).mean() > 0.98
 
 
+@pytest.mark.lava
 def test_training_forward_backward() -> None:
     shape = (16, 6, 10)
     block = make_block(*shape, seed=17)

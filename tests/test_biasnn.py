@@ -71,6 +71,7 @@ def mask_graph(rng: np.random.Generator, mode: str = "reset", frozen: bool = Fal
     return validate(Graph(layers, STEPS), "mask graph")
 
 
+@pytest.mark.lava
 @pytest.mark.parametrize(("mode", "frozen"), [("reset", False), ("persist", False),
                                               ("reset", True)])
 def test_lava_equals_fast_backend_through_the_mask(mode: str, frozen: bool) -> None:
@@ -125,6 +126,7 @@ def test_bad_mask_layers_are_refused(tmp_path) -> None:
         validate(small, "model")
 
 
+@pytest.mark.lava
 def test_graded_delay_line_is_exact() -> None:
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -147,6 +149,7 @@ def test_graded_delay_line_is_exact() -> None:
     assert not out[..., :3].any()
 
 
+@pytest.mark.lava
 def test_trained_biasnn_is_bit_exact_on_both_backends(biasnn_run) -> None:
     graph = read_network(biasnn_run / "model.net")
     kinds = graph.layer_kinds
@@ -177,6 +180,7 @@ def test_frozen_statistics_follow_training() -> None:
     assert not AlifMask(4, 6, 6, reduction=2).integer_params().frozen_norm
 
 
+@pytest.mark.lava
 def test_plot_and_stats_commands(biasnn_run, tmp_path, capsys) -> None:
     from loihi_snn.cli import main
 

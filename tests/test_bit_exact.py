@@ -48,6 +48,7 @@ def _model_spikes(model: SpikingNet, x: np.ndarray) -> list[np.ndarray]:
         return [s.numpy().astype(np.int8) for s in model.layer_spikes(torch.from_numpy(x).float())]
 
 
+@pytest.mark.lava
 @pytest.mark.parametrize("encoder", ["direct", "rate"])
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_every_layer_matches_lava(tmp_path, name, encoder):
@@ -61,6 +62,7 @@ def test_every_layer_matches_lava(tmp_path, name, encoder):
         assert np.array_equal(a, b), f"layer {k}: {(a != b).sum()} mismatches"
 
 
+@pytest.mark.lava
 def test_a_changed_weight_is_caught(tmp_path):
     """The comparison can fail: raising the weights into one output neuron changes its spikes."""
     model, x = _model_and_inputs("mlp", "direct")

@@ -55,6 +55,7 @@ def test_unknown_recipe_key(repo, tmp_path):
     _one_line_error(_run("train", str(recipe), "--out", str(tmp_path / "run")), "epocs")
 
 
+@pytest.mark.lava
 @pytest.mark.parametrize("damage", ["truncated", "random"])
 def test_damaged_network_file(digits_run, tmp_path, damage):
     good = (digits_run / "model.net").read_bytes()
@@ -68,6 +69,7 @@ def test_damaged_network_file(digits_run, tmp_path, damage):
     _no_process_mentions(bad.name)
 
 
+@pytest.mark.lava
 def test_weights_out_of_range(digits_run, tmp_path):
     import h5py
 
@@ -81,6 +83,7 @@ def test_weights_out_of_range(digits_run, tmp_path):
     _one_line_error(_run("sim", str(bad)), "8-bit")
 
 
+@pytest.mark.lava
 def test_no_loihi_hardware(digits_run):
     _one_line_error(
         _run("sim", str(digits_run / "model.net"), "--hardware", "-n", "2"), "lava-loihi"
@@ -135,6 +138,7 @@ def _lava_children() -> list[str]:
     return [p for p in ps if "resource_tracker" not in p and not p.startswith("ps ")]
 
 
+@pytest.mark.lava
 def test_a_run_that_streams_states_leaves_no_process(digits_run):
     import time
 
@@ -149,6 +153,7 @@ def test_a_run_that_streams_states_leaves_no_process(digits_run):
     assert _lava_children() == []
 
 
+@pytest.mark.lava
 def test_a_failure_inside_a_lava_run_stops_its_processes(digits_run, monkeypatch):
     """An error while Lava's runtime processes are up becomes one LoihiSnnError, and the runtime
     is stopped: no child process of this test remains."""

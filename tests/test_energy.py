@@ -97,6 +97,7 @@ def _by_label(counts):
     return {layer.label: layer for layer in counts.layers}
 
 
+@pytest.mark.lava
 @pytest.mark.parametrize("backend", ["lava", "fast"])
 def test_hand_mlp_binary_counts_exactly(tmp_path, backend):
     counts = measure(mlp_net(tmp_path / "mlp.net"), BINARY, backend=backend)
@@ -118,6 +119,7 @@ def test_hand_mlp_binary_counts_exactly(tmp_path, backend):
     assert not hidden.graded_input and not out.graded_input
 
 
+@pytest.mark.lava
 def test_hand_mlp_graded_input_counts_macs_and_prices(tmp_path):
     counts = measure(mlp_net(tmp_path / "mlp.net"), GRADED, op_model="biasnn")
     hidden, out = counts.layers
@@ -143,6 +145,7 @@ def test_hand_mlp_graded_input_counts_macs_and_prices(tmp_path):
     assert report["totals"]["ann_pj_per_sample"] == pytest.approx(4.6 * 8)
 
 
+@pytest.mark.lava
 def test_hand_conv_counts_fanout_at_the_border(tmp_path):
     x = np.zeros((1, 1, 3, 3, 3), np.int32)
     x[0, 0, 1, 1, 0] = 1  # the centre reaches all 4 outputs of the 2x2 kernel
@@ -342,6 +345,7 @@ def test_cli_without_a_network_is_a_user_error():
         _cli()
 
 
+@pytest.mark.lava
 def test_failed_plot_leaves_the_previous_report(tmp_path, monkeypatch):
     counts = measure(mlp_net(tmp_path / "mlp.net"), BINARY)
     report = build_report(counts, list(BUILTIN_COSTS.values()))
@@ -358,6 +362,7 @@ def test_failed_plot_leaves_the_previous_report(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
+@pytest.mark.lava
 def test_an_unknown_backend_is_refused(tmp_path):
     with pytest.raises(LoihiSnnError, match="unknown backend 'loihi'"):
         measure(mlp_net(tmp_path / "mlp.net"), BINARY, backend="loihi")
@@ -366,6 +371,7 @@ def test_an_unknown_backend_is_refused(tmp_path):
 # ---------------------------------------------------------------- a trained export
 
 
+@pytest.mark.lava
 def test_digits_export_counts_macs_of_the_direct_input(digits_run):
     info = read_netx(digits_run / "model.net")
     x, graded = load_test_inputs(info, 3)
@@ -400,6 +406,7 @@ def _strided_cnn(tmp_path):
     return path, encode(raw, "rate", 255, 15, 8)
 
 
+@pytest.mark.lava
 def test_strided_cnn_counts_match_an_independent_reference(tmp_path):
     """The first layer's operations equal sum_t sum_i x_i(t) * d/dx_i sum(conv(x, nonzero mask)),
     and every layer's active updates lie between its spikes and its updates."""
@@ -418,6 +425,7 @@ def test_strided_cnn_counts_match_an_independent_reference(tmp_path):
     assert counts.layers[1].input_events == first.output_spikes
 
 
+@pytest.mark.lava
 def test_fast_backend_gives_the_same_counts(tmp_path):
     path, x = _strided_cnn(tmp_path)
     lava, fast = measure(path, x), measure(path, x, backend="fast")
@@ -438,3 +446,37 @@ def test_cli_choices_match_the_op_models_and_backends():
 
     assert cli.OP_MODEL_CHOICES == tuple(OP_MODELS)
     assert cli.BACKEND_CHOICES == BACKENDS
+
+
+# ---------------------------------------------------------------- graph files, custom layers
+
+
+@pytest.mark.lava
+def test_graph_file_with_a_custom_layer_is_counted_and_priced(biasnn_run, monkeypatch):
+    """A format-2 file with BIASNN's mask: Lava and the fast backend give the same counts; the
+    mask prices its own arithmetic through its layer type (cmos45), and a model with no price for
+    it (loihi) reports it as not priced instead of a silent zero."""
+    from loihi_snn.energy.report import format_report
+    from loihi_snn.ir.hdf5 import read_network
+    from loihi_snn.mechanisms.alif_mask.layer import AlifMaskType
+
+    info = read_network(biasnn_run / "model.net")
+    x, graded = load_test_inputs(info, 2)
+    lava = measure(info, x, graded_input=graded)
+    fast = measure(info, x, backend="fast", graded_input=graded)
+    keys = ("synops", "macs", "input_events", "output_spikes", "neuron_updates", "active_updates")
+    for a, b in zip(lava.layers, fast.layers, strict=True):
+        assert [getattr(a, k) for k in keys] == [getattr(b, k) for k in keys], a.label
+    masks = [layer for layer in lava.layers if layer.custom]
+    assert masks and all(m.priced and m.neuron_mults > 0 and m.neuron_adds > 0 for m in masks)
+    readers = [p for p in lava.projections if any(f"layer {m.index} " in p for m in masks)]
+    assert readers and all(lava.projections[p] >= 0 for p in readers)
+    report = build_report(lava, list(BUILTIN_COSTS.values()))
+    labels = [m.label for m in masks]
+    assert report["totals"]["not_priced"] == {"cmos45": [], "cmos45-events": [], "loihi": labels}
+    assert report["totals"]["neurobench"]["effective_macs"] > 0
+    monkeypatch.setattr(AlifMaskType, "ops", lambda self, layer, steps: None)
+    unpriced = measure(info, x, backend="fast", graded_input=graded)
+    report = build_report(unpriced, list(BUILTIN_COSTS.values()))
+    assert all(report["totals"]["not_priced"][name] == labels for name in BUILTIN_COSTS)
+    assert "n/p" in format_report(report) and "not priced" in format_report(report)

@@ -22,6 +22,7 @@ CNN = [
 ]
 
 
+@pytest.mark.lava
 def test_vanilla_netx_loads_the_digits_export(digits_run):
     net = netx.hdf5.Network(net_config=str(digits_run / "model.net"))
     assert len(net) == 2  # dense 128, dense 10: the shape-only input and the flatten add no process
@@ -37,6 +38,7 @@ def test_vanilla_netx_loads_a_strided_cnn_and_infers_its_input_shape(tmp_path):
     assert net.layers[0].out.shape == (6, 6, 4) and net.layers[1].out.shape == (3, 3, 6)
 
 
+@pytest.mark.lava
 def test_file_holds_the_quantised_weights_and_neuron_integers(digits_run):
     from loihi_snn.train import load_checkpoint
 

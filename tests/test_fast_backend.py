@@ -20,6 +20,7 @@ def _assert_same(fast, lava) -> None:
     np.testing.assert_array_equal(fast.readout, lava.readout)
 
 
+@pytest.mark.lava
 def test_mnist_net(netx_assets):
     rng = np.random.default_rng(0)
     images = (rng.random((3, 784)) < 0.2) * rng.random((3, 784))
@@ -60,6 +61,7 @@ def test_pilotnet_lif_against_its_golden_traces(netx_assets):
     assert checked > 100_000
 
 
+@pytest.mark.lava
 def test_pilotnet_lif_states_match_lava(netx_assets):
     folder = netx_assets / "gts" / "pilotnet_lif"
     image = np.load(folder / "image.npy").transpose(2, 1, 0)[None]
@@ -125,6 +127,7 @@ def _stress_file(path) -> None:
             fan_in = out
 
 
+@pytest.mark.lava
 def test_stress_network_hits_every_fixed_point_rule(tmp_path):
     path = tmp_path / "stress.net"
     _stress_file(path)
@@ -139,6 +142,7 @@ def test_stress_network_hits_every_fixed_point_rule(tmp_path):
     assert all(int(s.sum()) > 0 for s in (fast.spikes[0], fast.spikes[2], fast.spikes[3]))
 
 
+@pytest.mark.lava
 @pytest.mark.parametrize("batch_size", [1, 2, 256])
 def test_batching_does_not_change_results(digits_run, batch_size):
     from loihi_snn.train import encode_split, load_checkpoint
@@ -151,6 +155,7 @@ def test_batching_does_not_change_results(digits_run, batch_size):
         assert np.array_equal(a, b)
 
 
+@pytest.mark.lava
 @pytest.mark.parametrize("backend", ["fast", "lava"])
 def test_both_backends_refuse_inputs_that_do_not_fit(digits_run, backend):
     from loihi_snn.errors import LoihiSnnError
@@ -181,6 +186,7 @@ def _write_net(path, steps: int, layers: list[tuple]) -> None:
                 g.create_dataset(key, data=np.array(value))
 
 
+@pytest.mark.lava
 def test_event_kernels_on_grouped_dilated_convs(tmp_path):
     """Binary input into grouped, dilated, strided and padded convs, then a dense layer: every
     geometry the event-driven kernels index, with inputs mostly silent or mostly spiking."""
@@ -210,6 +216,7 @@ def test_event_kernels_on_grouped_dilated_convs(tmp_path):
     assert all(0 < s.mean() < 1 for s in fast.spikes)
 
 
+@pytest.mark.lava
 def test_graded_sums_wrap_in_int32_as_lava_dense(tmp_path):
     """Weights of -1, 0, 1 (netx scales them to 128, exponent -7) on payloads of up to 2^24: the
     sums pass 2^31. Lava's Dense takes the dot product in int32, wrapping, and its shift by 7 brings
@@ -231,3 +238,30 @@ def test_graded_sums_wrap_in_int32_as_lava_dense(tmp_path):
     fast = run_fast(path, inputs, record_states=True)
     lava = run_lava(path, inputs, record_states=True)
     _assert_same(fast, lava)
+
+
+@pytest.mark.lava
+def test_a_file_with_synaptic_delays_is_refused_before_running(netx_assets, tmp_path, capsys):
+    """netx runs per-synapse delays; the fast backend does not implement them yet, so it refuses
+    the file, naming the layer and the feature, instead of running it as if they were zero."""
+    import shutil
+
+    from loihi_snn.cli import main
+    from loihi_snn.errors import LoihiSnnError
+    from loihi_snn.ir.hdf5 import read_network
+
+    net = tmp_path / "delayed.net"
+    shutil.copy(netx_assets / "mnist.net", net)
+    with h5py.File(net, "r+") as f:
+        weight = f["layer/2/weight"][()]
+        f["layer/2"].create_dataset("delay", data=np.full(weight.shape, 3, np.float32))
+    graph = read_network(net)
+    assert graph.layers[2].netx_only == ("synaptic delays",)
+    assert graph.layers[2].inputs[0].delay.max() == 3
+    with pytest.raises(LoihiSnnError, match=r"layer 2 \(population\) uses synaptic delays"):
+        run_fast(graph, np.zeros((1, 784), np.int32), 16)
+    np.save(tmp_path / "x.npy", np.zeros((2, 784), np.int32))
+    command = ["sim", str(net), "--backend", "fast", "--steps", "16", "--input"]
+    assert main([*command, str(tmp_path / "x.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "synaptic delays" in err and "--backend lava" in err and "Traceback" not in err

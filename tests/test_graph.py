@@ -18,8 +18,7 @@ from loihi_snn.backends.lava import run_lava
 from loihi_snn.errors import LoihiSnnError
 from loihi_snn.evaluation import run_backend, verify
 from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection, validate
-from loihi_snn.ir.hdf5 import read_graph, write_graph
-from loihi_snn.ir.hdf5 import read_network
+from loihi_snn.ir.hdf5 import read_graph, read_network, write_graph
 from loihi_snn.models.resnet import GraphNet, Term
 from loihi_snn.recipe import LayerSpec, NeuronSpec
 
@@ -84,6 +83,7 @@ def random_graph(rng: np.random.Generator, steps: int = 6) -> Graph:
     return validate(Graph(layers, steps), "random graph")
 
 
+@pytest.mark.lava
 def test_lava_equals_fast_backend_in_spikes_u_and_v():
     rng = np.random.default_rng(1)
     graph = random_graph(rng)
@@ -98,6 +98,7 @@ def test_lava_equals_fast_backend_in_spikes_u_and_v():
         np.testing.assert_array_equal(fast.v[k], lava.v[k])
 
 
+@pytest.mark.lava
 def test_paths_of_unequal_length_meet_at_the_same_step_in_lava():
     """Memoryless relays (vth 0 fires on any input): P1 and P2 copy the input spikes, one and two
     hops deep; P3 (threshold: both inputs needed) reads the input directly and P2. Zero latency
@@ -225,6 +226,7 @@ def test_resblock_exports_membrane_and_projection_shortcuts():
     assert graph.layers[5].inputs[1].stride == (2, 2)
 
 
+@pytest.mark.lava
 def test_trained_resnet_is_bit_exact_in_lava_and_fast_backend(resnet_run):
     for backend in ("lava", "fast"):
         checks = verify(resnet_run / "model.net", n=8, backend=backend)
@@ -233,6 +235,7 @@ def test_trained_resnet_is_bit_exact_in_lava_and_fast_backend(resnet_run):
         assert [c.mismatches for c in checks] == [0] * 7, backend
 
 
+@pytest.mark.lava
 def test_trained_resnet_states_agree_between_lava_and_fast_backend(resnet_run):
     graph = read_network(resnet_run / "model.net")
     x = evaluation.test_inputs(graph, 4).x
@@ -244,6 +247,7 @@ def test_trained_resnet_states_agree_between_lava_and_fast_backend(resnet_run):
         np.testing.assert_array_equal(lava.v[k], fast.v[k])
 
 
+@pytest.mark.lava
 def test_netx_refuses_graph_files_but_reads_format_1(resnet_run, digits_run):
     """Format-2 files are loihi_snn's extension; sequential exports stay plain NetX."""
     from lava.lib.dl import netx

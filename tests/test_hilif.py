@@ -87,12 +87,12 @@ def grouped_graph(block: HiLIF) -> Graph:
 
 
 def test_integer_realisation_matches_a_vector_decay_reference() -> None:
-    from loihi_snn.backends.fast_graph import GraphRunner
+    from loihi_snn.backends.fast import FastRunner
 
     block = make_block(dv_step=64, seed=3)
     graph = grouped_graph(block)
     x = inputs(5, 1)
-    traces = GraphRunner(graph).run_batch(x)
+    traces = FastRunner(graph).run_file_order(x, x.shape[-1])
     relay = len(graph.layers) - 1
     got = traces[relay][0].reshape(5, STEPS, *graph.layers[relay].shape)
     weight = np.zeros((6, 2, 2, 2))
@@ -110,6 +110,7 @@ def test_integer_realisation_matches_a_vector_decay_reference() -> None:
     assert (float_spikes == ref).mean() > 0.95
 
 
+@pytest.mark.lava
 def test_lava_matches_the_fast_backend() -> None:
     from loihi_snn.evaluation import run_backend
 

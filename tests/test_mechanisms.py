@@ -126,6 +126,7 @@ def custom_index(graph: Graph) -> int:
 # -- the contract ----------------------------------------------------------------------------------
 
 
+@pytest.mark.lava
 @pytest.mark.parametrize("kind", sorted(LAYER_TYPES))
 def test_file_round_trip(kind: str, tmp_path) -> None:
     graph, x, _ = build(kind, hop=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from loihi_snn.backends.lava import run_lava
 from loihi_snn.ir.hdf5 import read_netx
@@ -17,6 +18,7 @@ def _golden_spikes(folder, name: str) -> np.ndarray:
     return np.load(path)
 
 
+@pytest.mark.lava
 def test_pilotnet_lif_reproduces_golden_spikes_layer_by_layer(netx_assets):
     """The golden traces are one continuous run from zero state, layer k recorded from step 0;
     layer k's first sample window therefore starts at step k (fc-3's file has the 25 steps it
@@ -43,6 +45,7 @@ def test_pilotnet_lif_readout_is_the_voltage_of_its_non_spiking_output(netx_asse
     assert info.input_shape == (3, 66, 200)
 
 
+@pytest.mark.lava
 def test_mnist_net_pipelined_run_equals_one_network_per_sample(netx_assets):
     """loihi_snn runs all samples in one compiled network with per-layer reset offsets and feeds
     the input layer through its bias; the reference builds a fresh netx network per sample, as

@@ -14,8 +14,9 @@ from loihi_snn.errors import LoihiSnnError
 from loihi_snn.evaluation import verify
 from loihi_snn.export import export
 from loihi_snn.ir.hdf5 import read_graph
+from loihi_snn.mechanisms.token_select.report import analyse
 from loihi_snn.mechanisms.token_select.rules import fixed_k
-from loihi_snn.models.sparta import SpartaNet, analyse
+from loihi_snn.models.sparta import SpartaNet
 from loihi_snn.recipe import parse_recipe
 from loihi_snn.train import build_model, load_checkpoint, train
 
@@ -84,6 +85,7 @@ def test_recipe_builds_the_model_and_refuses_bad_layouts() -> None:
         build_model(recipe("sometimes"), data)
 
 
+@pytest.mark.lava
 def test_training_forward_backward_reaches_every_part() -> None:
     from loihi_snn.data import load_dataset
 
@@ -99,6 +101,7 @@ def test_training_forward_backward_reaches_every_part() -> None:
         assert param.grad is not None, name
 
 
+@pytest.mark.lava
 def test_eval_is_the_file_and_verify_is_bit_exact(run) -> None:
     graph = read_graph(run / "model.net")
     kinds = [layer.kind for layer in graph.layers]
@@ -111,6 +114,7 @@ def test_eval_is_the_file_and_verify_is_bit_exact(run) -> None:
         assert sum(c.model_spikes for c in checks) > 0
 
 
+@pytest.mark.lava
 def test_selection_and_synaptic_ops(run) -> None:
     trained, _ = load_checkpoint(run)
     graph = read_graph(run / "model.net")
@@ -128,11 +132,12 @@ def test_selection_and_synaptic_ops(run) -> None:
     dense = graph.layers[index + 1].inputs[0]
     fan = (dense.weight != 0).sum(0)
     events = (sel.y != 0).reshape(6, -1, 4).sum(-1)
-    key = f"{index + 1}:0 dense from {index}"
+    key = f"layer {index + 1} (population) <- layer {index} (dense)"
     assert info["sops"][key] == pytest.approx(float((events * fan).sum()) / 6)
     assert all(v >= 0 for v in info["sops"].values()) and sum(info["sops"].values()) > 0
 
 
+@pytest.mark.lava
 def test_plot_command_writes_a_png(run, tmp_path) -> None:
     out = tmp_path / "sparta.png"
     assert main(["plot-sparta", str(run / "model.net"), "-n", "2", "-o", str(out)]) == 0
@@ -140,6 +145,7 @@ def test_plot_command_writes_a_png(run, tmp_path) -> None:
     assert main(["plot-sparta", str(run / "model.net"), "-n", "0", "-o", str(out)]) == 2
 
 
+@pytest.mark.lava
 def test_stats_command_matches_the_trained_model(run, capsys) -> None:
     from loihi_snn.mechanisms.token_select.report import selection_stats
     from loihi_snn.train import evaluate
@@ -154,6 +160,7 @@ def test_stats_command_matches_the_trained_model(run, capsys) -> None:
     assert "SOPs / sample" in capsys.readouterr().out
 
 
+@pytest.mark.lava
 def test_training_layer_spikes_follow_the_file_layout() -> None:
     from loihi_snn.data import load_dataset
 

@@ -287,6 +287,7 @@ def test_ops_count_the_rules_per_window() -> None:
     assert kind.ops(biased, STEPS)["adds"] - dynamic["adds"] == pairs * STEPS
 
 
+@pytest.mark.lava
 @pytest.mark.parametrize("mode", ["dynamic", "fixed"])
 def test_block_trains_and_its_eval_is_the_twin(mode: str) -> None:
     torch.manual_seed(0)

@@ -19,6 +19,7 @@ def _recipe(repo, epochs):
     return recipe
 
 
+@pytest.mark.lava
 def test_resume_continues_exactly_where_training_stopped(repo, tmp_path, monkeypatch):
     straight = train(_recipe(repo, 2), tmp_path / "a", progress=False)
 
@@ -48,12 +49,14 @@ def test_resume_continues_exactly_where_training_stopped(repo, tmp_path, monkeyp
     assert metrics[1]["train_loss"] == straight["train_loss"]
 
 
+@pytest.mark.lava
 def test_a_run_folder_is_never_overwritten(repo, tmp_path):
     train(_recipe(repo, 1), tmp_path / "run", progress=False)
     with pytest.raises(LoihiSnnError, match="already holds a run"):
         train(_recipe(repo, 1), tmp_path / "run", progress=False)
 
 
+@pytest.mark.lava
 def test_resume_refuses_a_different_recipe(repo, tmp_path):
     train(_recipe(repo, 1), tmp_path / "run", progress=False)
     other = load_recipe(repo / "train" / "digits_mlp.toml")

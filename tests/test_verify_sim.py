@@ -6,11 +6,13 @@ import shutil
 
 import h5py
 import numpy as np
+import pytest
 
 from loihi_snn.cli import main
 from loihi_snn.evaluation import simulate, verify
 
 
+@pytest.mark.lava
 def test_verify_finds_zero_mismatches_in_every_layer(digits_run):
     checks = verify(digits_run / "model.net", n=6)
     assert [c.neurons for c in checks] == [128, 10]
@@ -19,6 +21,7 @@ def test_verify_finds_zero_mismatches_in_every_layer(digits_run):
         assert c.mismatches == 0
 
 
+@pytest.mark.lava
 def test_sim_agrees_with_the_trained_model_on_every_prediction(digits_run):
     report = simulate(digits_run / "model.net", n=40)
     assert report.samples == 40
@@ -26,6 +29,7 @@ def test_sim_agrees_with_the_trained_model_on_every_prediction(digits_run):
     assert report.accuracy > 0.7  # three epochs of training
 
 
+@pytest.mark.lava
 def test_verify_cli_fails_on_a_file_that_differs_from_its_checkpoint(digits_run, capsys):
     tampered = digits_run / "tampered.net"  # same folder: its checkpoint path still resolves
     shutil.copy(digits_run / "model.net", tampered)

@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LoihiSnnError
-from ..ir.graph import Graph, lowered
+from ..ir.graph import Graph, layer_type, lowered
 from ..ir.hdf5 import read_network
-from ..ir.layer_type import layer_type
 from ..loihi.fixed_point import lif_run
 from ..loihi.limits import BIAS_EXP, FLOAT32_EXACT
 from .inputs import prepare_run, refuse_netx_only
@@ -195,14 +194,16 @@ def run_fast(
     record_all: bool = True,
     record_states: bool = False,
     batch_size: int = 256,
+    runner: FastRunner | None = None,
 ) -> SimResult:
     """Simulate ``inputs`` as :func:`loihi_snn.backends.lava.run_lava` would, in batches: the
     same inputs and the same result layout (spikes, and with ``record_states`` the states u and
     v, of every layer with neurons in its own window, and the class readout; with
-    ``record_states`` also the graded outputs of custom layers)."""
+    ``record_states`` also the graded outputs of custom layers). ``runner``: a FastRunner of
+    ``graph`` to use (its ``x`` then holds the custom layers' X of the last batch)."""
     graph = graph if isinstance(graph, Graph) else read_network(graph)
     inputs, steps = prepare_run(graph, inputs, time_steps)
-    runner = FastRunner(graph)
+    runner = runner or FastRunner(graph)
     began = time.time()
     pops = graph.populations
     keep = pops if record_all else pops[-1:]

@@ -15,10 +15,10 @@ into a memoryless LIF with du = 4095, dv = 4096, vth = 0, which re-emits each sp
 later, exactly), the input through its own ring buffer holding the same data shifted by the delay.
 Relays are not in the file and not recorded.
 
-Custom layers (:mod:`loihi_snn.ir.layer_type`) are their type's Lava process, fed like a population
-(the projections connect to its ``x_in``, its bias is added inside) and read through its output
-port. A custom layer of latency L answers L steps after its depth: its readers and its recorded
-spikes start at ``ready`` = depth + L. A graded stream that must wait is delayed by a
+Custom layers (:class:`loihi_snn.ir.graph.LayerType`) are their type's Lava process, fed like a
+population (the projections connect to its ``x_in``, its bias is added inside) and read through
+its output port. A custom layer of latency L answers L steps after its depth: its readers and its
+recorded spikes start at ``ready`` = depth + L. A graded stream that must wait is delayed by a
 ``GradedDelay`` process (an exact delay line), a spike stream by relays as above.
 """
 
@@ -27,8 +27,7 @@ from __future__ import annotations
 import numpy as np
 from lava.lib.dl.netx.utils import optimize_weight_bits
 
-from ..ir.graph import Graph, Projection, lowered
-from ..ir.layer_type import layer_type
+from ..ir.graph import Graph, Projection, layer_type, lowered
 from ..loihi.limits import BIAS_EXP, GRADED_INPUT_BITS, GRADED_STREAM_BITS, RELAY_NEURON
 from .inputs import refuse_netx_only
 from .lava_stream import cut_windows, pad_steps, run_config, stream, to_lava

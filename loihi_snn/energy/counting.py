@@ -36,8 +36,7 @@ import numpy as np
 
 from ..backends.result import SimResult
 from ..errors import LoihiSnnError
-from ..ir.graph import Graph
-from ..ir.layer_type import layer_type
+from ..ir.graph import Graph, layer_type
 from ..mechanisms.alif_mask.paper import LIF, NeuronOps
 from .geometry import synapses
 

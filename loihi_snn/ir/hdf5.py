@@ -24,11 +24,11 @@ import numpy as np
 from .. import mechanisms  # noqa: F401  (registers the custom layer types with the IR)
 from ..errors import LoihiSnnError
 from ..fileio import atomic_path, open_hdf5
-from .graph import GRAPH_FORMAT, Graph, Layer, Neuron, Projection, validate
-from .layer_type import is_custom, layer_type
+from ..loihi.limits import DECAY_UNIT, NETX_FALLBACK_VTH
+from .graph import GRAPH_FORMAT, Graph, Layer, Neuron, Projection, is_custom, layer_type, validate
 
 NETX_TYPES = ("input", "flatten", "dense", "conv")
-NETX_FALLBACK = Neuron(i_decay=0, v_decay=4096, vth=1 << 17)
+NETX_FALLBACK = Neuron(i_decay=0, v_decay=DECAY_UNIT, vth=NETX_FALLBACK_VTH)
 INPUT_TRANSFORM = (64.0, 0.0)  # netx's input layer weight and bias when the file has none
 
 

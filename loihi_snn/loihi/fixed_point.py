@@ -14,13 +14,15 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .limits import STATE_BITS
+
 # Lava forks its runtime processes from this process; GNU OpenMP (numba's default layer here) is
 # not fork-safe, numba's own workqueue layer is.
 numba.config.THREADING_LAYER = "workqueue"
 
 DECAY_SHIFT = 12  # decays are 12-bit fractions of 4096 (lif/models.py L94-108)
 ACT_SHIFT = 6  # synaptic input and threshold are MSB-aligned by << 6
-MAX_UV = 1 << 23  # u wraps and v clips at 24 bits
+MAX_UV = 1 << (STATE_BITS - 1)  # u wraps and v clips at 24 bits
 BLOCK = 2048  # neurons per parallel work item
 
 

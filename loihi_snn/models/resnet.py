@@ -46,13 +46,11 @@ from lava.lib.dl import slayer
 from ..errors import LoihiSnnError
 from ..ir.graph import Graph, Layer, Neuron, Projection, validate
 from ..ir.hdf5 import write_graph
+from ..loihi.limits import BIAS_MAX, VTH_MAX
+from ..loihi.limits import TRAINED_WEIGHT_MAX as WEIGHT_MAX
 from ..mechanisms.alif_mask.block import AlifMask
 from ..mechanisms.alif_mask.layer import MaskLayer
 from ..recipe import LayerSpec, NeuronSpec
-
-WEIGHT_MAX = 254
-BIAS_MAX = 4095
-VTH_MAX = (1 << 17) - 1
 
 
 class Term(torch.nn.Module):

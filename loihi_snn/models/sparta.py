@@ -36,13 +36,12 @@ from lava.lib.dl import slayer
 from ..errors import LoihiSnnError
 from ..ir.graph import Graph, Layer, Neuron, Projection, validate
 from ..ir.hdf5 import write_graph
+from ..loihi.limits import TRAINED_WEIGHT_MAX as WEIGHT_MAX
+from ..loihi.limits import VTH_MAX
 from ..mechanisms.hilif.block import HiLIF
 from ..mechanisms.token_select.block import TokenSelect
 from ..mechanisms.token_select.rules import QG
 from ..recipe import LayerSpec, NeuronSpec, Recipe, SpartaSpec
-
-WEIGHT_MAX = 254
-VTH_MAX = (1 << 17) - 1
 
 
 class SpartaNet(torch.nn.Module):
@@ -191,88 +190,3 @@ class SpartaNet(torch.nn.Module):
         """Write the integer twin as a graph file (format 2, atomic)."""
         self.check_ready()
         return write_graph(self.to_graph(int(meta.get("time_steps", self.steps))), path, meta)
-
-
-# -- analysis: selection maps and synaptic operations ------------------------------------------
-
-
-def _select_index(graph: Graph) -> int:
-    for i, layer in enumerate(graph.layers):
-        if layer.kind == "token_select":
-            return i
-    raise LoihiSnnError("the network has no token_select layer")
-
-
-def analyse(graph: Graph, x: np.ndarray) -> dict:
-    """Run the integer twin on x (n, *input, T) and return the token selection's input spikes
-    ``spikes`` (n, C, H, W, T), its TwinResult ``select``, the traces of every recorded layer
-    ``traces`` (index -> (n, T, neurons)) and the synaptic operations per sample ``sops``
-    (projection name -> mean events x fan-out per sample; see :func:`synaptic_ops`)."""
-    from ..backends.fast_graph import GraphRunner, _Synapse
-    from ..mechanisms.token_select.rules import run_twin
-
-    x = np.asarray(x, np.int64)
-    runner = GraphRunner(graph)
-    traces = runner.run_batch(x)
-    k = _select_index(graph)
-    layer = graph.layers[k]
-    n, steps = x.shape[0], x.shape[-1]
-    total = np.zeros(n * steps * layer.neurons, np.int64)
-    signals = {0: torch.from_numpy(np.moveaxis(x, -1, 1).astype(np.float64))}
-    for i, trace in traces.items():
-        signals[i] = torch.from_numpy(np.asarray(trace[0], np.float64)).reshape(
-            n, steps, *graph.layers[i].shape
-        )
-    for projection in layer.inputs:
-        for _, p in graph.resolved(projection):
-            _Synapse(p, graph.layers[p.source].shape).add_to(signals[p.source], 1.0, total)
-    xs = np.moveaxis(total.reshape(n, steps, *layer.shape), 1, -1)
-    result = run_twin(layer.params, xs)
-    signals[k] = torch.from_numpy(np.moveaxis(result.y, -1, 1).astype(np.float64))
-    return {
-        "spikes": (xs > 0).astype(np.int8),
-        "select": result,
-        "traces": traces,
-        "sops": synaptic_ops(graph, signals),
-    }
-
-
-def _fan_out(p: Projection, in_shape: tuple[int, ...]) -> np.ndarray:
-    """Synapses (non-zero weights) leaving each source neuron (C, H, W order, flat) of a resolved
-    projection."""
-    if p.kind == "dense":
-        return (p.weight != 0).sum(0).astype(np.float64)
-    if p.kind != "conv":
-        raise LoihiSnnError(f"SOP count: projection type {p.kind} not handled")
-    out = p.out_shape(in_shape)
-    ones = torch.ones((1, *out), dtype=torch.float64)
-    kernel = torch.from_numpy((p.weight != 0).astype(np.float64))
-    fan = torch.nn.functional.conv_transpose2d(
-        ones, kernel, stride=p.stride, padding=p.padding, dilation=p.dilation, groups=p.groups
-    )[0]
-    full = torch.zeros(in_shape, dtype=torch.float64)
-    h, w = min(fan.shape[1], in_shape[1]), min(fan.shape[2], in_shape[2])
-    full[:, :h, :w] = fan[:, :h, :w]
-    return full.reshape(-1).numpy()
-
-
-def synaptic_ops(graph: Graph, signals: dict) -> dict[str, float]:
-    """Synaptic operations per sample: for every projection (concat reads resolved into their
-    parts), the number of non-zero source events over the window (binary spikes and graded
-    payloads alike: a graded payload is one operation per synapse, like a spike) times each
-    event's fan-out (the non-zero synapses leaving that source neuron), averaged over the
-    samples.
-    ``signals``: layer index -> (n, T, *shape) tensor of what the layer sends."""
-    out = {}
-    for i, layer in enumerate(graph.layers):
-        if layer.kind in ("input", "concat"):
-            continue
-        for k, projection in enumerate(layer.inputs):
-            ops = 0.0
-            for _, p in graph.resolved(projection):
-                src = signals[p.source]
-                n = src.shape[0]
-                events = (src != 0).reshape(n, src.shape[1], -1).sum(1).double().numpy()
-                ops += float((events * _fan_out(p, graph.layers[p.source].shape)).sum()) / n
-            out[f"{i}:{k} {projection.kind} from {projection.source}"] = ops
-    return out

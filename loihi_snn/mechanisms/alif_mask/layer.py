@@ -1,6 +1,6 @@
 """The ``alif_mask`` layer type of graph files (format 2): BIASNN's ALIF attention mask as a
-custom layer (:mod:`loihi_snn.ir.layer_type`), its HDF5 record, integer twin, Lava process and
-arithmetic (:meth:`AlifMaskType.ops`, the BIASNN paper's op model)."""
+custom layer (:class:`loihi_snn.ir.graph.LayerType`), its HDF5 record, integer twin, Lava process
+and arithmetic (:meth:`AlifMaskType.ops`, the BIASNN paper's op model)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ...errors import LoihiSnnError
-from ...ir.layer_type import LavaNode, LayerType
+from ...ir.graph import LavaNode, LayerType
 from .paper import ALIF, LIF
 from .rules import K1, K2, MODES, ONE, W_MAX, MaskParams, mode_index, run_twin
 
@@ -98,7 +98,7 @@ class AlifMaskType(LayerType):
             0 if power_of_two else pixels, 2 * (c - 1) * pixels,
         ))
         macs = pixels * (2 * K1 * K1 + 2 * hidden + hidden * K2 * K2 + hidden * c)
-        items.append((f"DS convs ({macs} MACs: DW5x5 on 2, PW 2->{hidden}, DW7x7 on {hidden}, "
+        items.append((f"DS convs ({macs:,} MACs: DW5x5 on 2, PW 2->{hidden}, DW7x7 on {hidden}, "
                       f"PW {hidden}->{c})", macs, macs))
         if p.frozen_norm:
             items.append(("frozen normalisation (z - lo, / span, 4096 - per value)", values,

@@ -29,7 +29,7 @@ the float forward uses '>=', which differ only at exact equality).
 
 The training forward is the float folded form with d fake-quantised to the dv grid (STE) and the
 arctan surrogate (SpikingJelly's ATan, alpha = 2); the eval forward of the model that contains the
-block is the integer twin through :mod:`loihi_snn.backends.fast_graph` (the very LIF rules Lava
+block is the integer twin through :mod:`loihi_snn.backends.fast` (the very LIF rules Lava
 runs).
 """
 
@@ -43,10 +43,10 @@ import torch.nn.functional as F
 
 from ...errors import LoihiSnnError
 from ...ir.graph import Layer, Neuron, Projection
+from ...loihi.limits import TRAINED_WEIGHT_MAX as WEIGHT_MAX
+from ...loihi.limits import VTH_MAX
 from ...nn import ArcTanSpike
 
-WEIGHT_MAX = 254
-VTH_MAX = (1 << 17) - 1
 NO_CURRENT = 4096  # iDecay: u carries nothing over (u = a_in << 6)
 
 

@@ -1,6 +1,6 @@
 """The ``token_select`` layer type of graph files (format 2): SPARTA's token selection as a custom
-layer (:mod:`loihi_snn.ir.layer_type`), its HDF5 record, integer twin, Lava process and arithmetic
-(:meth:`TokenSelectType.ops`)."""
+layer (:class:`loihi_snn.ir.graph.LayerType`), its HDF5 record, integer twin, Lava process and
+arithmetic (:meth:`TokenSelectType.ops`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 
 from ...errors import LoihiSnnError
-from ...ir.layer_type import LavaNode, LayerType
+from ...ir.graph import LavaNode, LayerType
 from .rules import GATE_MAX, SelectParams, make_luts, run_twin, sigmoid_lut
 
 _ARRAYS = ("lut_first", "lut_isi", "lut_rate", "w1", "b1", "w2", "lut_sig")

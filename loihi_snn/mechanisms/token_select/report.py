@@ -19,6 +19,38 @@ from ...ir.graph import Graph
 from .rules import ONE_P
 
 
+def _select_index(graph: Graph) -> int:
+    for i, layer in enumerate(graph.layers):
+        if layer.kind == "token_select":
+            return i
+    raise LoihiSnnError("the network has no token_select layer")
+
+
+def analyse(graph: Graph, x: np.ndarray) -> dict:
+    """Run the integer twin (the fast backend, what Lava runs) on x (n, *input, T) and return the
+    token selection's input spikes ``spikes`` (n, C, H, W, T), its TwinResult ``select``, the
+    traces of every layer with neurons ``traces`` (index -> (n, neurons, T)) and the synaptic
+    operations per sample ``sops``: per projection, the mean AC + MAC per sample as ``loihi-snn
+    energy`` counts them (each non-zero source event, spike or graded payload, times its
+    non-zero synapses)."""
+    from ...backends.fast import FastRunner, run_fast
+    from ...energy.counting import count_network
+    from .rules import run_twin
+
+    x = np.asarray(x, np.int64)
+    runner = FastRunner(graph)
+    result = run_fast(graph, x, record_states=True, batch_size=len(x), runner=runner)
+    k = _select_index(graph)
+    xs = runner.x[k]
+    counts = count_network(graph, x, result, backend="fast")
+    return {
+        "spikes": (xs > 0).astype(np.int8),
+        "select": run_twin(graph.layers[k].params, xs),
+        "traces": dict(zip(graph.populations, result.spikes, strict=True)),
+        "sops": counts.projections,
+    }
+
+
 def plot_selection(
     path: str | Path, n: int, out: str | Path, data_dir: str | None = None
 ) -> tuple[Path, dict]:
@@ -33,7 +65,6 @@ def plot_selection(
 
     from ...evaluation import test_inputs
     from ...fileio import atomic_path
-    from ...models.sparta import analyse
 
     if n < 1:
         raise LoihiSnnError("plot-sparta: -n must be at least 1")
@@ -74,11 +105,10 @@ def selection_stats(
     path: str | Path, n: int | None = None, data_dir: str | None = None, batch: int = 500
 ) -> dict:
     """``loihi-snn sparta-stats``: accuracy, mean sparsity (1 - K / N) and synaptic operations per
-    sample (:func:`loihi_snn.models.sparta.synaptic_ops`, total and per projection) of a SPARTA
+    sample (:func:`analyse`: ``loihi-snn energy``'s counts, total and per projection) of a SPARTA
     file's integer twin (what Lava runs; the fast backend's arithmetic) on the first ``n`` test
     samples (default: all)."""
     from ...evaluation import trained_model
-    from ...models.sparta import _select_index, analyse
     from ...train import encode_split
 
     graph = read_graph_checked(path)
@@ -90,8 +120,8 @@ def selection_stats(
         index = np.arange(start, min(start + batch, total))
         x = encode_split(data, recipe, "test", index, recipe.seed + 1)
         info = analyse(graph, x)
-        out = info["traces"][len(graph.layers) - 1][0]
-        correct += int((out.sum(1).argmax(1) == data.y_test[index]).sum())
+        out = info["traces"][len(graph.layers) - 1]  # (n, classes, T) output spikes
+        correct += int((out.sum(-1).argmax(1) == data.y_test[index]).sum())
         ks.append(info["select"].k)
         for key, value in info["sops"].items():
             sops[key] = sops.get(key, 0.0) + value * len(index)
@@ -111,7 +141,6 @@ def selection_stats(
 def read_graph_checked(path: str | Path) -> Graph:
     """A graph file that holds a token_select layer."""
     from ...ir.hdf5 import read_graph
-    from ...models.sparta import _select_index
 
     graph = read_graph(path)
     _select_index(graph)
