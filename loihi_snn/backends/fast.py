@@ -59,6 +59,7 @@ class FastRunner:
                       if layer.custom}
         self.x: dict[int, np.ndarray] = {}  # custom layers' X of the last batch, (n, *shape, T)
         self.outputs: dict[int, np.ndarray] = {}  # graded outputs of the last batch (n, T, N)
+        self._sums: dict[tuple[int, ...], np.ndarray] = {}  # reused: fresh pages fault slowly
         for i in graph.populations:
             layer = graph.layers[i]
             syns = []
@@ -99,8 +100,13 @@ class FastRunner:
         return traces, (spikes, True)
 
     def _sum(self, i: int, signals: dict, size: tuple[int, int, int]) -> np.ndarray:
-        """The summed finished outputs of population ``i``'s synapses, (n, T, N) int64."""
-        total = np.zeros(size, np.int64)
+        """The summed finished outputs of population ``i``'s synapses, (n, T, N) int64 (a buffer
+        the runner reuses: valid until the next call)."""
+        total = self._sums.get(size)
+        if total is None:
+            total = self._sums[size] = np.zeros(size, np.int64)
+        else:
+            total.fill(0)
         for syn in self.synapses[i]:
             x, binary = signals[syn.source]
             self._check_exact(i, syn, x, binary)

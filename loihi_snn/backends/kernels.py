@@ -98,6 +98,17 @@ def event_args(p: Projection, in_shape: tuple[int, ...], out_shape: tuple[int, .
 
 
 @njit(inline="always")
+def _add_finished(total: np.ndarray, acc: np.ndarray, kind: int, exponent: int) -> None:
+    """total += the synapse's finished output (:func:`dendrite`) of its int32 sums ``acc``."""
+    if kind == 1:
+        for j in range(acc.size):
+            total[j] += dendrite(acc[j], 1, exponent)
+    else:
+        for j in range(acc.size):
+            total[j] += dendrite(acc[j], 2, 0)
+
+
+@njit(inline="always")
 def _add_times(target: np.ndarray, source: np.ndarray, d: int) -> None:
     """target += d * source; d = +-1 (every event of binary input) as plain additions."""
     if d == 1:
@@ -161,8 +172,7 @@ def dense_events(
             for j in range(neurons):
                 target[j] += common[j]
             if not fuse:
-                for j in range(neurons):
-                    total[b, t, j] += dendrite(target[j], 1, exponent)
+                _add_finished(total[b, t], target, 1, exponent)
                 continue
             lif_step(target, 1, exponent, cu, cv, bias, vth, u, v, spikes[b, t])
             if record:
@@ -246,8 +256,7 @@ def conv_events(
                                     acc[first : first + size], wide[source : source + size], d
                                 )
             if not fuse:
-                for j in range(neurons):
-                    total[b, t, j] += dendrite(acc[j], 2, 0)
+                _add_finished(total[b, t], acc, 2, 0)
                 continue
             lif_step(acc, 2, 0, cu, cv, bias, vth, u, v, spikes[b, t])
             if record:

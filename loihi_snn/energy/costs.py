@@ -43,7 +43,7 @@ class CostModel:
     neuron_active, neuron_inactive: per neuron update, active or not (see
     :mod:`loihi_snn.energy.counting` for the definition).
     convention: ``events`` prices the operations measured from the traces at every step;
-    ``formula`` is the seeds' formula (mechanisms.md §5.1): a binary-input layer costs
+    ``formula`` is the seeds' formula (SpiLiFormer Eqs. 25-27): a binary-input layer costs
     ac x fr x T x FLOPs, a graded-input layer mac x FLOPs (once per sample when its input is the
     same at every step, else x T), FLOPs being the layer's dense MACs per step.
     """
@@ -88,7 +88,7 @@ BUILTIN_COSTS: dict[str, CostModel] = {
     "cmos45": CostModel(
         "cmos45",
         HOROWITZ + "; seeds' formula E = E_AC x SOPs + E_MAC x FLOPs of the graded-input (first) "
-        "layer (SpiLiFormer Eqs. 25-27, BIASNN; mechanisms.md §5.1-5.2)",
+        "layer (SpiLiFormer Eqs. 25-27, BIASNN; SpiLiFormer Eqs. 25-27 and BIASNN)",
         ac=0.9,
         mac=4.6,
         add=0.9,
@@ -98,7 +98,7 @@ BUILTIN_COSTS: dict[str, CostModel] = {
     "cmos45-events": CostModel(
         "cmos45-events",
         HOROWITZ + "; every accumulate and multiply-accumulate measured from the traces, at every "
-        "step (mechanisms.md §5.3, the honest AC/MAC split)",
+        "step (every operation as measured: the honest AC/MAC split)",
         ac=0.9,
         mac=4.6,
         add=0.9,

@@ -42,7 +42,7 @@ from .geometry import synapses
 
 OP_MODELS: dict[str, NeuronOps | None] = {
     "standard": None,  # synaptic operations and neuron updates only (the seeds' formula)
-    "biasnn": LIF,  # + the BIASNN paper's neuron arithmetic per update (mechanisms.md §1.8, §5.2)
+    "biasnn": LIF,  # + the BIASNN paper's neuron arithmetic per update (BIASNN, Sci. Rep. 2025)
 }
 
 ACTIVE_RULE = (
@@ -88,7 +88,7 @@ class LayerCounts:
 
     @property
     def formula_sops(self) -> float:
-        """The seeds' SOPs (mechanisms.md §5.1), summed over samples: fr x T x FLOPs each
+        """The seeds' SOPs (SpiLiFormer Eqs. 25-27), summed over samples: fr x T x FLOPs each
         (0 for a graded-input layer, which the formula charges as MACs)."""
         if self.graded_input:
             return 0.0

@@ -126,20 +126,22 @@ def _num(x: float) -> str:
 def format_report(report: dict) -> str:
     """The report as two terminal tables: counts per layer, then energy per layer and model."""
     n, steps = report["samples"], report["time_steps"]
+    lw = max(9, *(len(row["layer"]) for row in report["layers"]))  # layer column width
     lines = [
         f"{Path(report['network']).name}: {n} samples x {steps} steps, backend "
         f"{report['backend']}, op model {report['op_model']} ({report['op_model_rule']})",
         "counts per sample (AC: accumulates for spike input; MAC: multiply-accumulates for graded "
         "input)",
-        f"{'layer':<9} {'neurons':>8} {'inputs':>7} {'in events':>11} {'rate':>6} {'fan-out':>8} "
-        f"{'AC':>13} {'MAC':>13} {'FLOPs/step':>12} {'spikes':>9} {'updates':>10} {'active':>7}",
+        f"{'layer':<{lw}} {'neurons':>8} {'inputs':>7} {'in events':>11} {'rate':>6} "
+        f"{'fan-out':>8} {'AC':>13} {'MAC':>13} {'FLOPs/step':>12} {'spikes':>9} "
+        f"{'updates':>10} {'active':>7}",
     ]
     for row in report["layers"]:
         s = row["per_sample"]
         active = s["active_updates"] / s["neuron_updates"] if s["neuron_updates"] else 0.0
         inputs = f"{row['inputs']}{'g' if row['graded_input'] else ''}"
         lines.append(
-            f"{row['layer']:<9} {row['neurons']:>8} {inputs:>7} {_num(s['input_events']):>11} "
+            f"{row['layer']:<{lw}} {row['neurons']:>8} {inputs:>7} {_num(s['input_events']):>11} "
             f"{row['input_rate']:>6.3f} {row['mean_fanout']:>8.1f} {_num(s['synops']):>13} "
             f"{_num(s['macs']):>13} {row['flops_per_step']:>12,} {_num(s['output_spikes']):>9} "
             f"{_num(s['neuron_updates']):>10} {active:>7.1%}"
@@ -149,7 +151,7 @@ def format_report(report: dict) -> str:
         ("per step", report["totals"]["per_step"]),
     ):
         lines.append(
-            f"{label:<9} {'':>8} {'':>7} {_num(t['input_events']):>11} {'':>6} {'':>8} "
+            f"{label:<{lw}} {'':>8} {'':>7} {_num(t['input_events']):>11} {'':>6} {'':>8} "
             f"{_num(t['synops']):>13} {_num(t['macs']):>13} {'':>12} {_num(t['output_spikes']):>9} "
             f"{_num(t['neuron_updates']):>10}"
         )
@@ -163,18 +165,18 @@ def format_report(report: dict) -> str:
     width = max(14, *(len(name) + 1 for name in names))
     lines.append("energy per sample, nJ")
     lines.append(
-        f"{'layer':<9} " + " ".join(f"{name:>{width}}" for name in names) + f" {'ANN':>10}"
+        f"{'layer':<{lw}} " + " ".join(f"{name:>{width}}" for name in names) + f" {'ANN':>10}"
     )
     for row in report["layers"]:
         values = " ".join(_nj(row["energy_pj_per_sample"][name], width) for name in names)
-        lines.append(f"{row['layer']:<9} {values} {row['ann_pj_per_sample'] / 1e3:>10.3f}")
+        lines.append(f"{row['layer']:<{lw}} {values} {row['ann_pj_per_sample'] / 1e3:>10.3f}")
     totals = report["totals"]
     for label, key, ann in (
         ("total", "energy_pj_per_sample", totals["ann_pj_per_sample"]),
         ("per step", "energy_pj_per_step", None),
     ):
         values = " ".join(f"{totals[key][name] / 1e3:>{width}.3f}" for name in names)
-        lines.append(f"{label:<9} {values} {'' if ann is None else f'{ann / 1e3:>10.3f}'}")
+        lines.append(f"{label:<{lw}} {values} {'' if ann is None else f'{ann / 1e3:>10.3f}'}")
     for name, missing in totals["not_priced"].items():
         if missing:
             lines.append(

@@ -5,7 +5,7 @@ Compiled with numba; every value is computed as an int64 holding an integer (the
 stored in int32 arrays: they stay within its range). Where Lava's numpy code passes a value through
 an int32 (channels, ``np.int32`` casts, int32 sums) the same two's-complement wrap is applied here,
 so results match Lava bit for bit even outside the intended ranges. Line numbers are those of
-lava-nc 0.10.0 (../shared docs, lava-fixed-point.md).
+lava-nc 0.10.0 (``lava/proc/lif/models.py``, ``lava/proc/dense/models.py``, ``lava/proc/conv``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Fixed point (what the blocks compute in every forward pass, train or eval):
 weights are 8-bit integers w_int in [-256, 254] (even) applied as w_int/64; decays are 12-bit
 (round(decay*4096)); current and voltage are integer states x4096 updated with round-toward-zero
 shifts; a neuron spikes when v > threshold*64*64 and then v resets to 0. This is Lava's fixed_pt LIF
-(see ../shared docs) provided integer inputs, thresholds that are multiples of 1/64, and states that
+provided integer inputs, thresholds that are multiples of 1/64, and states that
 stay inside 24 bits.
 
 Timing: every block is built with ``delay_shift=False``, so layer k at step t sees layer k-1 at the

@@ -60,7 +60,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ...errors import LoihiSnnError
 from ...loihi.fixed_point import rshift0
@@ -257,6 +257,53 @@ def mask_run(
             s[b, :, :, :, t] = st
 
 
+@njit(parallel=True, cache=True)
+def mask_run_independent(
+    x: np.ndarray,
+    dw1: np.ndarray,
+    pw1: np.ndarray,
+    shift1: int,
+    dw2: np.ndarray,
+    pw2: np.ndarray,
+    shift2: int,
+    lam: int,
+    rho: int,
+    gamma: int,
+    theta0: int,
+    norm_lo: np.ndarray,
+    norm_span: np.ndarray,
+    a_init: np.ndarray,
+    mode: int,
+    y: np.ndarray,
+    s: np.ndarray,
+    u: np.ndarray,
+    a: np.ndarray,
+) -> None:
+    """:func:`mask_run` for the modes in which every sample starts from the same state (``reset``
+    and ``frozen``): the samples in parallel, each from u = 0 and a = a_init, the same arithmetic;
+    u and a end as the last sample leaves them."""
+    n, c, h, w, steps = x.shape
+    for b in prange(n):
+        ub = np.zeros((c, h, w), np.int64)
+        ab = np.empty((c, h, w), np.int64)
+        ab[:] = a_init
+        theta = np.empty((c, h, w), np.int64)
+        xt = np.empty((c, h, w), np.int64)
+        yt = np.empty((c, h, w), np.int64)
+        st = np.empty((c, h, w), np.int64)
+        for t in range(steps):
+            xt[:] = x[b, :, :, :, t]
+            mask_step(
+                xt, dw1, pw1, shift1, dw2, pw2, shift2, lam, rho, gamma, theta0, norm_lo,
+                norm_span, mode != FROZEN, ub, ab, theta, yt, st,
+            )
+            y[b, :, :, :, t] = yt
+            s[b, :, :, :, t] = st
+        if b == n - 1:
+            u[:] = ub
+            a[:] = ab
+
+
 @dataclass
 class MaskParams:
     """The integer description of one mask, shared by the twin and the Lava process.
@@ -346,9 +393,11 @@ def run_twin(
     u = np.zeros(params.shape, np.int64)
     a = np.empty(params.shape, np.int64)
     p = params
-    mask_run(
+    index = mode_index(mode)
+    run = mask_run if index == PERSIST else mask_run_independent  # persist: in sample order
+    run(
         x, p.dw1, p.pw1, p.shift1, p.dw2, p.pw2, p.shift2, p.lam, p.rho, p.gamma, p.theta0,
-        p.norm_lo, p.norm_span, p.a_init, mode_index(mode), y, s, u, a,
+        p.norm_lo, p.norm_span, p.a_init, index, y, s, u, a,
     )
     return y, s.astype(np.int8), u, a
 
