@@ -93,13 +93,19 @@ def format_checks(checks: list, samples: int, backend: str = "lava") -> str:
         f"{'layer':>5} {'type':{width}} {'neurons':>8} {'model spikes':>13} "
         f"{column + ' spikes':>12} {'mismatches':>11}",
     ]
+    silent = [c.index for c in checks if c.model_spikes == 0 and c.lava_spikes == 0]
     for c in checks:
         lines.append(
             f"{c.index:>5} {c.kind:{width}} {c.neurons:>8} {c.model_spikes:>13} "
-            f"{c.lava_spikes:>12} {c.mismatches:>11}"
+            f"{c.lava_spikes:>12} {c.mismatches:>11}" + ("  silent" if c.index in silent else "")
         )
     total = sum(c.mismatches for c in checks)
     lines.append("bit-exact: 0 mismatches" if total == 0 else f"NOT bit-exact: {total} mismatches")
+    if silent:
+        lines.append(
+            f"silent: layer{'s' if len(silent) > 1 else ''} {', '.join(map(str, silent))} never "
+            f"spiked on these samples, so their agreement proves nothing: compare more (-n)"
+        )
     return "\n".join(lines)
 
 

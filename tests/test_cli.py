@@ -172,3 +172,15 @@ def test_a_failure_inside_a_lava_run_stops_its_processes(digits_run, monkeypatch
         simulate(digits_run / "model.net", n=4)
     time.sleep(1)
     assert _lava_children() == [], "Lava runtime processes are still running"
+
+
+def test_verify_output_names_layers_that_never_spiked():
+    """Agreement of a layer that never spiked proves nothing: the table says so."""
+    from loihi_snn.cli import format_checks
+    from loihi_snn.evaluation import LayerCheck
+
+    checks = [LayerCheck(0, "conv", 8, 5, 5, 0), LayerCheck(1, "dense", 4, 0, 0, 0)]
+    text = format_checks(checks, 8)
+    assert "bit-exact: 0 mismatches" in text
+    assert "layer 1 never spiked" in text and text.splitlines()[3].endswith("silent")
+    assert "never spiked" not in format_checks(checks[:1], 8)
