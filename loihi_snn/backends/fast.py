@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LoihiSnnError
-from ..ir.graph import Graph, layer_type, lowered
+from ..ir.graph import Graph, layer_type
 from ..ir.hdf5 import read_network
 from ..loihi.fixed_point import lif_run
 from ..loihi.limits import BIAS_EXP, FLOAT32_EXACT
@@ -63,14 +63,11 @@ class FastRunner:
         for i in graph.populations:
             layer = graph.layers[i]
             syns = []
-            for projection in layer.inputs:
-                for source, part in graph.resolved(projection):
-                    in_shape = graph.layers[source].shape
-                    p = lowered(part, in_shape, depthwise=True)
-                    w = np.abs(np.asarray(p.weight, np.float64))
-                    bound = float(w.reshape(w.shape[0], -1).sum(1).max())
-                    args = event_args(p, in_shape, layer.shape)
-                    syns.append(_Synapse(source, p.kind, args, bound))
+            for p in graph.synapses(i):
+                w = np.abs(np.asarray(p.weight, np.float64))
+                bound = float(w.reshape(w.shape[0], -1).sum(1).max())
+                args = event_args(p, graph.layers[p.source].shape, layer.shape)
+                syns.append(_Synapse(p.source, p.kind, args, bound))
             self.synapses[i] = syns
             bias = layer.bias if layer.bias is not None else np.zeros(layer.neurons, np.int64)
             bias = to_backend_order(np.asarray(bias, np.int64)[None], layer.shape)[0]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LoihiSnnError
-from ..ir.graph import Graph, lowered
+from ..ir.graph import Graph
 
 
 @dataclass
@@ -63,18 +63,14 @@ class Synapse:
 
 def synapses(graph: Graph) -> dict[int, list[Synapse]]:
     """The synapses into every layer with neurons (concat reads split per source)."""
-    out: dict[int, list[Synapse]] = {}
-    for i in graph.populations:
-        layer = graph.layers[i]
-        found = []
-        for projection in layer.inputs:
-            for source, part in graph.resolved(projection):
-                in_shape = graph.layers[source].shape
-                p = lowered(part, in_shape, depthwise=True)
-                found.append(Synapse(source, in_shape, layer.shape, p.kind, p.weight, p.stride,
-                                     p.padding, p.dilation, p.groups))
-        out[i] = found
-    return out
+    return {
+        i: [
+            Synapse(p.source, graph.layers[p.source].shape, graph.layers[i].shape, p.kind,
+                    p.weight, p.stride, p.padding, p.dilation, p.groups)
+            for p in graph.synapses(i)
+        ]
+        for i in graph.populations
+    }
 
 
 def dense_fanout(weight: np.ndarray) -> np.ndarray:

@@ -330,6 +330,16 @@ class Graph:
             names.append(f"{layer.kind}({feed})" if layer.custom else feed)
         return names
 
+    def synapses(self, index: int) -> list[Projection]:
+        """The synapses into layer ``index`` as they run: its projections resolved into
+        projections from populations or the input (:meth:`resolved`), each lowered to a dense or
+        a conv (:func:`lowered`; pool and identity as depthwise convs, the same sums)."""
+        return [
+            lowered(part, self.layers[source].shape, depthwise=True)
+            for projection in self.layers[index].inputs
+            for source, part in self.resolved(projection)
+        ]
+
     def resolved(self, projection: Projection) -> list[tuple[int, Projection]]:
         """A projection as projections from populations or the input only: one reading a concat
         is split into one per concatenated source, each with its slice of the weights."""

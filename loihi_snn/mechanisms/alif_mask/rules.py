@@ -216,6 +216,43 @@ def mask_step(
 
 
 @njit(cache=True)
+def _run_sample(
+    x: np.ndarray,
+    b: int,
+    dw1: np.ndarray,
+    pw1: np.ndarray,
+    shift1: int,
+    dw2: np.ndarray,
+    pw2: np.ndarray,
+    shift2: int,
+    rates: tuple,
+    norm_lo: np.ndarray,
+    norm_span: np.ndarray,
+    adapt: bool,
+    u: np.ndarray,
+    a: np.ndarray,
+    y: np.ndarray,
+    s: np.ndarray,
+) -> None:
+    """Sample ``b`` of x (N, C, H, W, T) from the states u, a (updated in place) into y and s;
+    rates = (lam, rho, gamma, theta0)."""
+    c, h, w, steps = x.shape[1:]
+    lam, rho, gamma, theta0 = rates
+    theta = np.empty((c, h, w), np.int64)
+    xt = np.empty((c, h, w), np.int64)
+    yt = np.empty((c, h, w), np.int64)
+    st = np.empty((c, h, w), np.int64)
+    for t in range(steps):
+        xt[:] = x[b, :, :, :, t]
+        mask_step(
+            xt, dw1, pw1, shift1, dw2, pw2, shift2, lam, rho, gamma, theta0, norm_lo, norm_span,
+            adapt, u, a, theta, yt, st,
+        )
+        y[b, :, :, :, t] = yt
+        s[b, :, :, :, t] = st
+
+
+@njit(parallel=True, cache=True)
 def mask_run(
     x: np.ndarray,
     dw1: np.ndarray,
@@ -237,68 +274,27 @@ def mask_run(
     u: np.ndarray,
     a: np.ndarray,
 ) -> None:
-    """Samples x (N, C, H, W, T) one after another (B = 1), from a = a_init: writes y and s
-    (N, C, H, W, T) and leaves the states after the last step in u and a (C, H, W)."""
-    n, c, h, w, steps = x.shape
-    a[:] = a_init
-    theta = np.empty((c, h, w), np.int64)
-    xt = np.empty((c, h, w), np.int64)
-    yt = np.empty((c, h, w), np.int64)
-    st = np.empty((c, h, w), np.int64)
-    for b in range(n):
-        start_sample(u, a, a_init, mode)
-        for t in range(steps):
-            xt[:] = x[b, :, :, :, t]
-            mask_step(
-                xt, dw1, pw1, shift1, dw2, pw2, shift2, lam, rho, gamma, theta0, norm_lo,
-                norm_span, mode != FROZEN, u, a, theta, yt, st,
-            )
-            y[b, :, :, :, t] = yt
-            s[b, :, :, :, t] = st
-
-
-@njit(parallel=True, cache=True)
-def mask_run_independent(
-    x: np.ndarray,
-    dw1: np.ndarray,
-    pw1: np.ndarray,
-    shift1: int,
-    dw2: np.ndarray,
-    pw2: np.ndarray,
-    shift2: int,
-    lam: int,
-    rho: int,
-    gamma: int,
-    theta0: int,
-    norm_lo: np.ndarray,
-    norm_span: np.ndarray,
-    a_init: np.ndarray,
-    mode: int,
-    y: np.ndarray,
-    s: np.ndarray,
-    u: np.ndarray,
-    a: np.ndarray,
-) -> None:
-    """:func:`mask_run` for the modes in which every sample starts from the same state (``reset``
-    and ``frozen``): the samples in parallel, each from u = 0 and a = a_init, the same arithmetic;
-    u and a end as the last sample leaves them."""
-    n, c, h, w, steps = x.shape
+    """Samples x (N, C, H, W, T) as on chip (B = 1), from a = a_init: writes y and s
+    (N, C, H, W, T) and leaves the states after the last sample in u and a (C, H, W). In mode
+    ``persist`` a sample starts where the previous one ended, so they run in order; in ``reset``
+    and ``frozen`` every sample starts from u = 0, a = a_init, so they run in parallel (the same
+    arithmetic)."""
+    n, c, h, w, _ = x.shape
+    rates = (lam, rho, gamma, theta0)
+    adapt = mode != FROZEN
+    if mode == PERSIST:
+        a[:] = a_init
+        for b in range(n):
+            u[:] = 0
+            _run_sample(x, b, dw1, pw1, shift1, dw2, pw2, shift2, rates, norm_lo, norm_span,
+                        adapt, u, a, y, s)
+        return
     for b in prange(n):
         ub = np.zeros((c, h, w), np.int64)
         ab = np.empty((c, h, w), np.int64)
         ab[:] = a_init
-        theta = np.empty((c, h, w), np.int64)
-        xt = np.empty((c, h, w), np.int64)
-        yt = np.empty((c, h, w), np.int64)
-        st = np.empty((c, h, w), np.int64)
-        for t in range(steps):
-            xt[:] = x[b, :, :, :, t]
-            mask_step(
-                xt, dw1, pw1, shift1, dw2, pw2, shift2, lam, rho, gamma, theta0, norm_lo,
-                norm_span, mode != FROZEN, ub, ab, theta, yt, st,
-            )
-            y[b, :, :, :, t] = yt
-            s[b, :, :, :, t] = st
+        _run_sample(x, b, dw1, pw1, shift1, dw2, pw2, shift2, rates, norm_lo, norm_span, adapt,
+                    ub, ab, y, s)
         if b == n - 1:
             u[:] = ub
             a[:] = ab
@@ -393,11 +389,9 @@ def run_twin(
     u = np.zeros(params.shape, np.int64)
     a = np.empty(params.shape, np.int64)
     p = params
-    index = mode_index(mode)
-    run = mask_run if index == PERSIST else mask_run_independent  # persist: in sample order
-    run(
+    mask_run(
         x, p.dw1, p.pw1, p.shift1, p.dw2, p.pw2, p.shift2, p.lam, p.rho, p.gamma, p.theta0,
-        p.norm_lo, p.norm_span, p.a_init, index, y, s, u, a,
+        p.norm_lo, p.norm_span, p.a_init, mode_index(mode), y, s, u, a,
     )
     return y, s.astype(np.int8), u, a
 
