@@ -88,7 +88,7 @@ BUILTIN_COSTS: dict[str, CostModel] = {
     "cmos45": CostModel(
         "cmos45",
         HOROWITZ + "; seeds' formula E = E_AC x SOPs + E_MAC x FLOPs of the graded-input (first) "
-        "layer (SpiLiFormer Eqs. 25-27, BIASNN; SpiLiFormer Eqs. 25-27 and BIASNN)",
+        "layer (SpiLiFormer Eqs. 25-27; BIASNN)",
         ac=0.9,
         mac=4.6,
         add=0.9,
@@ -98,7 +98,7 @@ BUILTIN_COSTS: dict[str, CostModel] = {
     "cmos45-events": CostModel(
         "cmos45-events",
         HOROWITZ + "; every accumulate and multiply-accumulate measured from the traces, at every "
-        "step (every operation as measured: the honest AC/MAC split)",
+        "step (the honest AC/MAC split)",
         ac=0.9,
         mac=4.6,
         add=0.9,
