@@ -29,10 +29,12 @@ from ..loihi.fixed_point import lif_run
 from ..loihi.limits import BIAS_EXP, FLOAT32_EXACT
 from .inputs import prepare_run, refuse_netx_only
 from .kernels import conv_events, dense_events, event_args, file_order, to_backend_order
-from .result import SimResult, Traces, stack_batches
+from .result import SimResult, Traces, class_readout, stack_batches
 
 _NO_STATE = np.empty((0, 0, 0), np.int64)
 _NO_SPIKES = np.empty((0, 0, 0), np.int8)
+# the LIF arguments of a kernel that only sums (cu, cv, bias, vth, spikes, u, v, record)
+_NO_LIF = (0, 0, np.zeros(1, np.int32), 0, _NO_SPIKES, _NO_STATE, _NO_STATE, False)
 
 
 @dataclass
@@ -105,12 +107,17 @@ class FastRunner:
         else:
             total.fill(0)
         for syn in self.synapses[i]:
-            x, binary = signals[syn.source]
-            self._check_exact(i, syn, x, binary)
-            kernel = dense_events if syn.kind == "dense" else conv_events
-            kernel(x, binary, *syn.args, 0, 0, np.zeros(1, np.int32), 0, _NO_SPIKES, _NO_STATE,
-                   _NO_STATE, False, total, False)
+            self._feed(i, syn, signals, _NO_LIF, total)
         return total
+
+    def _feed(self, i: int, syn: _Synapse, signals: dict, lif: tuple, total: np.ndarray) -> None:
+        """Run synapse ``syn`` of layer ``i`` on its source's signal: with ``lif`` = (cu, cv,
+        bias, vth, spikes, u, v, record) it finishes the neurons in its loop, with ``_NO_LIF`` it
+        adds its finished output to ``total`` (n, T, N)."""
+        x, binary = signals[syn.source]
+        self._check_exact(i, syn, x, binary)
+        kernel = dense_events if syn.kind == "dense" else conv_events
+        kernel(x, binary, *syn.args, *lif, total, lif is not _NO_LIF)
 
     def _check_exact(self, i: int, syn: _Synapse, x: np.ndarray, binary: bool) -> None:
         """Lava's Conv sums in float32: refuse graded input whose sums it would round."""
@@ -164,12 +171,8 @@ class FastRunner:
             nrn = layer.neuron
             syns = self.synapses[i]
             if len(syns) == 1:  # the synapse's loop finishes the neurons
-                syn = syns[0]
-                x, binary = signals[syn.source]
-                self._check_exact(i, syn, x, binary)
-                kernel = dense_events if syn.kind == "dense" else conv_events
-                kernel(x, binary, *syn.args, nrn.cu, nrn.cv, self.bias[i], nrn.vth, spikes, us,
-                       vs, keep, _NO_STATE, True)
+                lif = (nrn.cu, nrn.cv, self.bias[i], nrn.vth, spikes, us, vs, keep)
+                self._feed(i, syns[0], signals, lif, _NO_STATE)
             else:
                 total = self._sum(i, signals, size)
                 bias = np.ascontiguousarray(np.broadcast_to(self.bias[i], (n, layer.neurons)))
@@ -226,10 +229,7 @@ def run_fast(
         return file_order(trace, graph.layers[k].shape)
 
     spikes, u, v = stack_batches(batches(), keep, to_file)
-    if graph.voltage_readout:
-        readout = v[-1][:, :, -1].astype(np.int64)
-    else:
-        readout = spikes[-1].sum(-1).astype(np.int64)
+    readout = class_readout(spikes[-1], v[-1], graph.voltage_readout)
     result = SimResult(spikes, readout, graph.voltage_readout, time.time() - began)
     if record_states:
         result.u, result.v = u, v

@@ -20,7 +20,7 @@ def prepare_run(graph: Graph, inputs: np.ndarray, time_steps: int | None) -> tup
     flattens them); they are reshaped to its input shape.
     """
     steps = time_steps or graph.time_steps
-    name = graph.path.name if graph.path else "the network"
+    name = graph.name
     if not steps or steps < 1:
         raise LoihiSnnError(f"{name} does not store its time steps: pass them (--steps)")
     inputs = np.asarray(inputs)
@@ -47,9 +47,8 @@ def refuse_netx_only(graph: Graph, backend: str) -> None:
     """Refuse, before running, a network with a feature ``backend`` does not implement."""
     for i, layer in enumerate(graph.layers):
         if layer.netx_only:
-            name = graph.path.name if graph.path else "the network"
             raise LoihiSnnError(
-                f"{name}: {graph.label(i)} uses {layer.netx_only[0]}, which {backend} does not "
-                f"implement (running it without would give other spikes than Lava): "
+                f"{graph.name}: {graph.label(i)} uses {layer.netx_only[0]}, which {backend} does "
+                f"not implement (running it without would give other spikes than Lava): "
                 f"use --backend lava"
             )

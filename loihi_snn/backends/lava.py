@@ -23,7 +23,7 @@ from ..ir.hdf5 import read_network
 from .inputs import prepare_run
 from .lava_graph import run_lava_graph
 from .lava_stream import cut_windows, pad_steps, run_config, stream, to_lava
-from .result import SimResult
+from .result import SimResult, class_readout
 
 
 def run_lava(
@@ -102,7 +102,7 @@ def _run_netx(
     # biases change only between samples: then the host drains the recorders every sample
     chunk = steps if info.input_neuron else min(total, max(steps, 256))
     spikes_buf, state_buf, seconds = stream(
-        network, outputs, states, total, chunk, run_cfg, f"Lava run of {info.path.name}",
+        network, outputs, states, total, chunk, run_cfg, f"Lava run of {info.name}",
         next_sample,
     )
     buffers = {(k, "s"): buf for k, buf in spikes_buf.items()} | state_buf
@@ -115,10 +115,8 @@ def _run_netx(
         for k in range(len(layers))
         if (k, "s") in buffers
     ]
-    if info.voltage_readout:
-        readout = windows(last, buffers[last, "v"])[:, :, -1].astype(np.int64)
-    else:
-        readout = spikes[-1].sum(-1).astype(np.int64)
+    v_last = windows(last, buffers[last, "v"]) if info.voltage_readout else None
+    readout = class_readout(spikes[-1], v_last, info.voltage_readout)
     u = v = None
     if record_states:
         u = [windows(k, buffers[k, "u"]).astype(np.int64) for k in range(len(layers))]

@@ -31,7 +31,7 @@ from ..ir.graph import Graph, Projection, layer_type, lowered
 from ..loihi.limits import BIAS_EXP, GRADED_INPUT_BITS, GRADED_STREAM_BITS, RELAY_NEURON
 from .inputs import refuse_netx_only
 from .lava_stream import cut_windows, pad_steps, run_config, stream, to_lava
-from .result import SimResult
+from .result import SimResult, class_readout
 
 
 def _lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -206,10 +206,9 @@ def run_lava_graph(
         if record_states or (var == "v" and i == last and graph.voltage_readout)
     }
     chunk = min(built.total, max(steps, 256))
-    name = graph.path.name if graph.path else "graph"
     spikes_buf, state_buf, seconds = stream(
         built.processes[pops[0]], outputs, states, built.total, chunk, run_cfg,
-        f"Lava run of {name}",
+        f"Lava run of {graph.name}",
     )
     n = built.n
 
@@ -217,10 +216,9 @@ def run_lava_graph(
         return cut_windows(buf, n, steps, graph.ready[i])
 
     spikes = [windows(i, spikes_buf[i]).astype(np.int8) for i in keep]
-    result = SimResult(spikes, spikes[-1].sum(-1).astype(np.int64), False, seconds)
-    if graph.voltage_readout:
-        result.voltage_readout = True
-        result.readout = windows(last, state_buf[last, "v"])[:, :, -1].astype(np.int64)
+    v_last = windows(last, state_buf[last, "v"]) if graph.voltage_readout else None
+    readout = class_readout(spikes[-1], v_last, graph.voltage_readout)
+    result = SimResult(spikes, readout, graph.voltage_readout, seconds)
     if record_states:  # custom layers record no u, v
         result.u, result.v = ([
             windows(i, state_buf[i, var]).astype(np.int64) if (i, var) in state_buf else None

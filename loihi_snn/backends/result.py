@@ -37,6 +37,12 @@ class SimResult:
 Traces = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]  # spikes, u, v of one layer
 
 
+def class_readout(spikes: np.ndarray, v: np.ndarray | None, voltage: bool) -> np.ndarray:
+    """(n, classes) int64 from the output layer's traces (n, classes, T): its voltage at the
+    last step for a non-spiking readout (``voltage``), else its spike counts."""
+    return (v[:, :, -1] if voltage else spikes.sum(-1)).astype(np.int64)
+
+
 def stack_batches(
     batches: Iterable[dict[int, Traces]],
     keep: list[int],

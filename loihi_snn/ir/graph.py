@@ -302,6 +302,11 @@ class Graph:
         return self.layers[0].shape
 
     @property
+    def name(self) -> str:
+        """The file name, for messages ("the network" for a graph built in code)."""
+        return self.path.name if self.path else "the network"
+
+    @property
     def input_neuron(self) -> bool:
         """True when the input layer has neurons, driven per sample through their bias."""
         return self.layers[0].neuron is not None

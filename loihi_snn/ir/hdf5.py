@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
@@ -153,30 +155,45 @@ def _read_inputs(g: h5py.Group) -> list[Projection]:
     return inputs
 
 
+@contextmanager
+def _reading(path: Path, what: str) -> Iterator[h5py.File]:
+    """The open file; a malformed one (a missing dataset, a wrong dtype or shape) becomes one
+    LoihiSnnError."""
+    with open_hdf5(path) as f:
+        try:
+            yield f
+        except (KeyError, ValueError, TypeError, IndexError, OSError) as err:
+            raise LoihiSnnError(
+                f"{path} is not a valid {what} ({type(err).__name__}: {err}): re-export it"
+            ) from None
+
+
+def _numbered_layers(path: Path, f: h5py.File) -> list[h5py.Group]:
+    """/layer/0 .. /layer/n-1, in order."""
+    group = f["layer"]
+    for i in range(len(group)):
+        if str(i) not in group:
+            raise LoihiSnnError(f"{path}: /layer/{i} is missing (layers are numbered 0..n-1)")
+    return [group[str(i)] for i in range(len(group))]
+
+
+def _meta(f: h5py.File) -> dict | None:
+    """The loihi_snn metadata (None for files from elsewhere)."""
+    return json.loads(f.attrs["loihi_snn"]) if "loihi_snn" in f.attrs else None
+
+
 def read_graph(path: str | Path) -> Graph:
     """Read and validate a format-2 file; every problem is a LoihiSnnError naming the layer."""
     path = Path(path)
-    with open_hdf5(path) as f:
+    with _reading(path, "graph network") as f:
         version = int(f.attrs.get("loihi_snn_format", 1))
         if version != GRAPH_FORMAT:
             raise LoihiSnnError(
                 f"{path} has loihi_snn format {version}; this reader knows format {GRAPH_FORMAT}"
             )
-        try:
-            group = f["layer"]
-            layers = []
-            for i in range(len(group)):
-                if str(i) not in group:
-                    raise LoihiSnnError(
-                        f"{path}: /layer/{i} is missing (layers are numbered 0..n-1)"
-                    )
-                layers.append(_read_layer(group[str(i)]))
-            steps = int(np.asarray(f["simulation/tSample"][()]).reshape(-1)[0])
-            meta = json.loads(f.attrs["loihi_snn"]) if "loihi_snn" in f.attrs else None
-        except (KeyError, ValueError, TypeError, IndexError, OSError) as err:
-            raise LoihiSnnError(
-                f"{path} is not a valid graph network ({type(err).__name__}: {err}): re-export it"
-            ) from None
+        layers = [_read_layer(g) for g in _numbered_layers(path, f)]
+        steps = int(np.asarray(f["simulation/tSample"][()]).reshape(-1)[0])
+        meta = _meta(f)
     return validate(Graph(layers, steps, path, meta), str(path))
 
 
@@ -258,12 +275,7 @@ def _netx_input_shape(first: h5py.Group, kind: str, where: str) -> tuple[int, ..
 def _read_netx(path: Path, f: h5py.File) -> Graph:
     if "layer" not in f or len(f["layer"]) == 0:
         raise LoihiSnnError(f"{path} has no /layer group: it is not a NetX network file")
-    group = f["layer"]
-    configs = []
-    for i in range(len(group)):
-        if str(i) not in group:
-            raise LoihiSnnError(f"{path}: /layer/{i} is missing (layers are numbered 0..n-1)")
-        configs.append((i, group[str(i)], _get_str(group[str(i)], "type")))
+    configs = [(i, g, _get_str(g, "type")) for i, g in enumerate(_numbered_layers(path, f))]
     for i, _, kind in configs:
         if kind not in NETX_TYPES:
             raise LoihiSnnError(
@@ -271,7 +283,7 @@ def _read_netx(path: Path, f: h5py.File) -> Graph:
                 f"(it runs {', '.join(NETX_TYPES)})"
             )
     layers: list[Layer] = []
-    index0, first, kind0 = configs[0]
+    _, first, kind0 = configs[0]
     if kind0 == "input":
         shape = _shape(first)
         if "neuron" in first:
@@ -312,7 +324,7 @@ def _read_netx(path: Path, f: h5py.File) -> Graph:
                   [projection], netx_only=features, file_index=i)
         )
     steps = int(_scalar(f["simulation/tSample"])) if "simulation/tSample" in f else None
-    meta = json.loads(f.attrs["loihi_snn"]) if "loihi_snn" in f.attrs else None
+    meta = _meta(f)
     if len(layers) < 2:
         raise LoihiSnnError(f"{path} has no dense or conv layer")
     return validate(Graph(layers, steps, path, meta, origin="netx"), str(path))
@@ -328,13 +340,8 @@ def _shape(g: h5py.Group) -> tuple[int, ...]:
 def read_netx(path: str | Path) -> Graph:
     """Read and validate a sequential NetX file (format 1)."""
     path = Path(path)
-    with open_hdf5(path) as f:
-        try:
-            return _read_netx(path, f)
-        except (KeyError, ValueError, TypeError, IndexError, OSError) as err:
-            raise LoihiSnnError(
-                f"{path} is not a valid NetX network ({type(err).__name__}: {err}): re-export it"
-            ) from None
+    with _reading(path, "NetX network") as f:
+        return _read_netx(path, f)
 
 
 def read_network(path: str | Path) -> Graph:
