@@ -184,3 +184,20 @@ def test_verify_output_names_layers_that_never_spiked():
     assert "bit-exact: 0 mismatches" in text
     assert "layer 1 never spiked" in text and text.splitlines()[3].endswith("silent")
     assert "never spiked" not in format_checks(checks[:1], 8)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_written_files_are_readable_as_the_umask_says(tmp_path, umask):
+    """Atomic writes go through a 0600 temporary file; the result gets a new file's mode."""
+    from loihi_snn.fileio import atomic_path, write_json
+
+    old = os.umask(umask)
+    try:
+        write_json(tmp_path / "metrics.json", {"accuracy": 1.0})
+        with atomic_path(tmp_path / "model.net") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(old)
+    for name in ("metrics.json", "model.net"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "model.net"]
