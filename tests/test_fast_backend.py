@@ -6,8 +6,9 @@ import h5py
 import numpy as np
 import pytest
 
-from loihi_snn.backends.fast import run_fast
+from loihi_snn.backends.fast import FastRunner, run_fast
 from loihi_snn.backends.lava import run_lava
+from loihi_snn.ir.hdf5 import read_network
 
 
 def _assert_same(fast, lava) -> None:
@@ -209,11 +210,16 @@ def test_event_kernels_on_grouped_dilated_convs(tmp_path):
     )
     rng = np.random.default_rng(5)
     rate = rng.choice([0.1, 0.9], (3, 4, 9, 11, 1))  # pixels mostly silent or mostly spiking
-    inputs = (rng.random((3, 4, 9, 11, 10)) < rate).astype(np.int32)
-    fast = run_fast(path, inputs, record_states=True)
-    lava = run_lava(path, inputs, record_states=True)
-    _assert_same(fast, lava)
-    assert all(0 < s.mean() < 1 for s in fast.spikes)
+    spikes = (rng.random((3, 4, 9, 11, 10)) < rate).astype(np.int32)
+    frame = rng.integers(0, 4, (3, 4, 9, 11, 1)).repeat(10, axis=-1)  # graded, the same each step
+    graph = read_network(path)
+    for inputs in (spikes, frame):
+        lava = run_lava(path, inputs, record_states=True)
+        for conv_path in ("events", "dense"):  # the two ways the fast backend sums a conv
+            runner = FastRunner(graph)
+            runner.conv_path = conv_path
+            _assert_same(run_fast(graph, inputs, record_states=True, runner=runner), lava)
+        assert all(0 < s.mean() < 1 for s in lava.spikes)
 
 
 @pytest.mark.lava

@@ -10,6 +10,10 @@ and Lava's own ``clip_weights``/``truncate_weights`` exactly as the Lava Dense m
 Each kernel either finishes the population's LIF in the same loop (a population fed by one
 projection) or adds its finished output to a sum (several projections, or a custom layer's X).
 3-D layers are held in H, W, C neuron order (contiguous output channels for the kernels).
+
+A conv whose input is mostly not silent is cheaper as one dense float32 convolution of the whole
+batch (:func:`conv_sums`, torch): its sums are integers below 2^24, which float32 holds exactly
+whatever the order of the additions, so it gives the kernels' sums bit for bit.
 """
 
 from __future__ import annotations
@@ -262,6 +266,36 @@ def conv_events(
             if record:
                 u_out[b, t] = u
                 v_out[b, t] = v
+
+
+def conv_sums(x: np.ndarray, p: Projection, in_shape: tuple[int, ...]) -> np.ndarray:
+    """The sums of conv projection ``p`` (lowered) on input x (B, T, H*W*C) backend order, as one
+    float32 convolution of every frame: (B, T, H'*W'*C') float32, integers (exact below 2^24).
+    An input with stride 0 over T (the same frame at every step) is convolved once per sample and
+    its sums are returned the same way (a view)."""
+    batch, steps = x.shape[:2]
+    static = steps > 1 and x.strides[1] == 0
+    frames = np.ascontiguousarray(x[:, :1]) if static else x
+    c, h, w = in_shape
+    frames = torch.from_numpy(frames).view(-1, h, w, c).permute(0, 3, 1, 2).float()
+    weight = torch.from_numpy(np.asarray(p.weight, np.float32))
+    conv = {"stride": p.stride, "padding": p.padding, "dilation": p.dilation, "groups": p.groups}
+    sums = F.conv2d(frames, weight, **conv).permute(0, 2, 3, 1)  # channels last: no copy
+    sums = sums.reshape(batch, 1 if static else steps, -1).numpy()
+    return np.broadcast_to(sums, (batch, steps, sums.shape[2])) if static else sums
+
+
+@njit(parallel=True, cache=True)
+def add_finished(total: np.ndarray, acc: np.ndarray, kind: int, exponent: int) -> None:
+    """total (B, T, N) int64 += the finished output (:func:`dendrite`) of the sums acc (B, T, N)
+    of a synapse of ``kind`` (1 Dense, 2 Conv)."""
+    batch, steps = total.shape[:2]
+    for item in prange(batch * steps):
+        b, t = item // steps, item % steps
+        if kind == 1:
+            _add_finished(total[b, t], acc[b, t], 1, exponent)
+        else:
+            _add_finished(total[b, t], acc[b, t], 2, 0)
 
 
 def to_backend_order(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

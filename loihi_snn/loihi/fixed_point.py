@@ -149,17 +149,24 @@ def lif_run(
         hi = min(lo + BLOCK, neurons)
         u = np.zeros(hi - lo, np.int32)  # u and v stay within int32 (wrapped, clipped)
         v = np.zeros(hi - lo, np.int32)
+        a = np.zeros(hi - lo, np.int64)  # contiguous: lif_step's loop vectorises
+        bias_b = np.empty(hi - lo, np.int64)
+        bias_b[:] = bias[b, lo:hi]
         for t in range(steps):
-            a = acc[b, t, lo:hi] if kind else acc[0, 0, :0]
-            bias_b, spikes_bt = bias[b, lo:hi], spikes[b, t, lo:hi]
-            if kind == 0:  # a constant kind per call: one vectorised loop each
-                lif_step(a, 0, exponent, cu, cv, bias_b, vth, u, v, spikes_bt)
-            elif kind == 1:
-                lif_step(a, 1, exponent, cu, cv, bias_b, vth, u, v, spikes_bt)
+            if kind == 1:  # a constant kind per loop
+                for j in range(hi - lo):
+                    a[j] = dendrite(acc[b, t, lo + j], 1, exponent)
             elif kind == 2:
-                lif_step(a, 2, exponent, cu, cv, bias_b, vth, u, v, spikes_bt)
+                for j in range(hi - lo):
+                    a[j] = dendrite(acc[b, t, lo + j], 2, 0)
+            elif kind == 3:
+                for j in range(hi - lo):
+                    a[j] = np.int64(acc[b, t, lo + j])
+            spikes_bt = spikes[b, t, lo:hi]
+            if kind == 0:
+                lif_step(a, 0, exponent, cu, cv, bias_b, vth, u, v, spikes_bt)
             else:
-                lif_step(a, 3, exponent, cu, cv, bias_b, vth, u, v, spikes_bt)
+                lif_step(a, 3, 0, cu, cv, bias_b, vth, u, v, spikes_bt)
             if record:
                 u_out[b, t, lo:hi] = u
                 v_out[b, t, lo:hi] = v

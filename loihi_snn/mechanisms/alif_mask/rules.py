@@ -108,26 +108,29 @@ def ds_conv(p: np.ndarray, dw: np.ndarray, pw: np.ndarray, shift: int, out: np.n
     cin, h, w = p.shape
     k = dw.shape[1]
     pad = k // 2
+    padded = np.zeros((cin, h + 2 * pad, w + 2 * pad), np.int64)
+    padded[:, pad : pad + h, pad : pad + w] = p
     d = np.zeros((cin, h, w), np.int64)
-    for c in range(cin):
-        for i in range(h):
-            for j in range(w):
-                acc = 0
-                for ki in range(k):
-                    ii = i + ki - pad
-                    if 0 <= ii < h:
-                        for kj in range(k):
-                            jj = j + kj - pad
-                            if 0 <= jj < w:
-                                acc += dw[c, ki, kj] * p[c, ii, jj]
-                d[c, i, j] = acc
+    for c in range(cin):  # tap by tap over whole rows: branch-free loops that vectorise
+        for ki in range(k):
+            for kj in range(k):
+                weight = dw[c, ki, kj]
+                for i in range(h):
+                    source = padded[c, i + ki, kj : kj + w]
+                    target = d[c, i]
+                    for j in range(w):
+                        target[j] += weight * source[j]
+    acc = np.empty((h, w), np.int64)
     for o in range(pw.shape[0]):
+        acc[:] = 0
+        for c in range(cin):
+            weight = pw[o, c]
+            for i in range(h):
+                for j in range(w):
+                    acc[i, j] += weight * d[c, i, j]
         for i in range(h):
             for j in range(w):
-                acc = 0
-                for c in range(cin):
-                    acc += pw[o, c] * d[c, i, j]
-                out[o, i, j] = min(max(acc >> shift, -Z_MAX - 1), Z_MAX)
+                out[o, i, j] = min(max(acc[i, j] >> shift, -Z_MAX - 1), Z_MAX)
 
 
 @njit(cache=True)
