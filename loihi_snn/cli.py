@@ -6,28 +6,28 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import __version__
+from ._lava import import_lava
+from .deploy.cli import add_deploy_parser
 from .energy.cli import add_energy_parser
 from .errors import LoihiSnnError
+from .interchange.cli import add_parsers as nir_parsers
 from .mechanisms.reports import REPORTS
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .recipe import load_recipe
+    from .recipe import apply_overrides, load_recipe
     from .train import train
 
-    recipe = load_recipe(args.recipe)
-    if args.data_dir:
-        recipe.data.path = args.data_dir
-    if args.epochs is not None:
-        if args.epochs < 1:
-            raise LoihiSnnError("--epochs must be at least 1")
-        recipe.train.epochs = args.epochs
-    if args.samples_per_epoch is not None:
-        if args.samples_per_epoch < 1:
-            raise LoihiSnnError("--samples-per-epoch must be at least 1")
-        recipe.train.samples_per_epoch = args.samples_per_epoch
+    shortcuts = {
+        "data.path": args.data_dir,
+        "train.epochs": args.epochs,
+        "train.samples_per_epoch": args.samples_per_epoch,
+    }
+    sets = [f"{key}={value}" for key, value in shortcuts.items() if value is not None]
+    recipe = apply_overrides(load_recipe(args.recipe), [*sets, *args.set])
     out = args.out or f"runs/{recipe.name}"
-    row = train(recipe, out, resume=args.resume)
+    row = train(recipe, out, resume=args.resume, force=args.force)
     print(
         f"{recipe.name}: test accuracy {row['test_accuracy']:.4f} (quantised, eval mode) after "
         f"epoch {row['epoch']}; run in {out}"
@@ -109,6 +109,18 @@ def format_checks(checks: list, samples: int, backend: str = "lava") -> str:
     return "\n".join(lines)
 
 
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from .fileio import write_json
+    from .inspection import format_inspection, inspect
+
+    info = inspect(args.net)
+    print(format_inspection(info))
+    if args.json:
+        write_json(args.json, info)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import demo
 
@@ -117,13 +129,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loihi-snn", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"loihi-snn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a recipe (quantisation-aware, lava-dl SLAYER)")
     p.add_argument("recipe", help="recipe file, e.g. train/digits_mlp.toml, or a name in train/")
     p.add_argument("--out", help="run directory (default runs/<recipe name>)")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
-    p.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="with --resume: continue even though the effective recipe differs from the run's",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any recipe key, e.g. --set train.lr=0.002 --set layers.0.out=64 "
+        "(repeatable; the effective recipe is written to the run folder)",
+    )
+    p.add_argument("--epochs", type=int, help="override the recipe's number of epochs (>= 1)")
     p.add_argument(
         "--samples-per-epoch", type=int, help="override the recipe's training samples per epoch"
     )
@@ -172,15 +198,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run directory (default runs/demo-<time>)")
     p.set_defaults(run=_cmd_demo)
 
+    p = sub.add_parser(
+        "inspect",
+        help="layers, shapes, neuron parameters, format, metadata, backends, Loihi 2 resources",
+    )
+    p.add_argument("net", help=".net file (NetX or graph format, from anywhere)")
+    p.add_argument("--json", help="also write the description as JSON")
+    p.set_defaults(run=_cmd_inspect, needs_lava=False)
+
     for report in REPORTS.values():
         report.add_parsers(sub)
+    nir_parsers(sub)
     add_energy_parser(sub)
+    add_deploy_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "needs_lava", True):
+            import_lava()
         return args.run(args)
     except LoihiSnnError as err:
         print(f"loihi-snn: error: {err}", file=sys.stderr)

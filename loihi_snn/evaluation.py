@@ -9,14 +9,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .backends.result import SimResult
+from .backends.result import SimResult, join_results
 from .data import load_dataset
 from .errors import LoihiSnnError
 from .ir.graph import Graph
 from .ir.hdf5 import read_network
+from .progress import Progress
 from .train import Trained, encode_split, load_checkpoint, predict
 
 BACKENDS = ("lava", "fast")
+FAST_SLICE = 256  # samples per fast-backend call between progress updates (its batch size)
 
 
 def run_backend(
@@ -27,22 +29,43 @@ def run_backend(
     record_all: bool = True,
     hardware: bool = False,
     record_states: bool = False,
+    progress: bool = True,
 ) -> SimResult:
     """Run ``inputs`` through the file with ``lava`` (Lava fixed_pt, or Loihi 2 with ``hardware``)
-    or ``fast`` (the batched bit-exact re-implementation); both return the same SimResult."""
+    or ``fast`` (the batched bit-exact re-implementation); both return the same SimResult. Both
+    show progress on stderr (a Lava run always: it is slow; the fast backend with ``progress``)."""
     if backend == "fast" and hardware:
-        raise LoihiSnnError("--hardware runs on Loihi 2 through Lava: use --backend lava")
+        raise LoihiSnnError("the hardware runs on Loihi 2 through Lava: use the lava backend")
     if backend not in BACKENDS:
         raise LoihiSnnError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
     if backend == "fast":
-        from .backends.fast import run_fast
-
-        return run_fast(info, inputs, steps, record_all=record_all, record_states=record_states)
+        return _run_fast(info, inputs, steps, record_all, record_states, progress)
     from .backends.lava import run_lava
 
     return run_lava(
         info, inputs, steps, record_all=record_all, hardware=hardware, record_states=record_states
     )
+
+
+def _run_fast(
+    info: Graph,
+    inputs: np.ndarray,
+    steps: int | None,
+    record_all: bool,
+    record_states: bool,
+    progress: bool,
+) -> SimResult:
+    """The fast backend on slices of FAST_SLICE samples, with progress on stderr."""
+    from .backends.fast import FastRunner, run_fast
+
+    runner = FastRunner(info)
+    parts = []
+    with Progress(len(inputs), f"fast run of {info.name}", enabled=progress) as bar:
+        for start in range(0, len(inputs), FAST_SLICE):
+            part = inputs[start : start + FAST_SLICE]
+            parts.append(run_fast(info, part, steps, record_all, record_states, runner=runner))
+            bar.advance_to(start + len(part))
+    return join_results(parts)
 
 
 @dataclass
@@ -78,16 +101,16 @@ def trained_model(
     info: Graph, checkpoint: str | Path | None, data_dir: str | None
 ) -> Trained:
     """The checkpoint a loihi_snn file was exported from (or the one given)."""
-    if info.meta is None:
+    if not info.trained_here:
         raise LoihiSnnError(
-            f"{info.path.name} was not exported by loihi-snn, so there is no trained model to "
-            f"compare "
-            f"with: use 'loihi-snn sim' to run it"
+            f"{info.path.name} was not exported from a loihi-snn training run, so there is no "
+            f"trained model to compare with: use 'loihi-snn sim' to run it"
         )
     path = Path(checkpoint) if checkpoint else info.path.parent / info.meta["checkpoint"]
     if not path.exists():
         raise LoihiSnnError(
-            f"the checkpoint {path} that {info.path.name} came from is gone: pass --checkpoint"
+            f"the checkpoint {path} that {info.path.name} came from is gone: give the "
+            f"checkpoint to use"
         )
     if (
         not checkpoint
@@ -95,7 +118,7 @@ def trained_model(
     ):
         raise LoihiSnnError(
             f"{path} changed since {info.path.name} was exported (training resumed?): re-export, "
-            f"or pass --checkpoint to compare anyway"
+            f"or give the checkpoint explicitly to compare anyway"
         )
     trained, _ = load_checkpoint(path, data_dir)
     return trained
@@ -123,7 +146,7 @@ def _foreign_inputs(
         try:
             x = np.load(input_npy)
         except (OSError, ValueError) as err:
-            raise LoihiSnnError(f"cannot read --input {input_npy}: {err}") from None
+            raise LoihiSnnError(f"cannot read the inputs {input_npy}: {err}") from None
         sample_ndim = len(info.input_shape) + (0 if info.input_neuron else 1)
         if x.ndim == sample_ndim:
             x = x[None]
@@ -131,10 +154,13 @@ def _foreign_inputs(
             labels = np.load(labels_npy).reshape(-1)
         return np.rint(x[:n]).astype(np.int32), None if labels is None else labels[:n]
     if not dataset:
-        raise LoihiSnnError(f"{info.path.name} has no loihi_snn metadata: pass --data or --input")
+        raise LoihiSnnError(
+            f"{info.path.name} has no training run of its own to take test data from: pass "
+            f"a dataset or an inputs .npy"
+        )
     if not info.input_neuron:
         raise LoihiSnnError(
-            f"{info.path.name} has no input neurons: pass encoded spikes with --input"
+            f"{info.path.name} has no input neurons: give encoded spikes as an inputs .npy"
         )
     data = load_dataset(dataset, data_dir or "")
     if int(np.prod(data.input_shape)) != int(np.prod(info.input_shape)):
@@ -160,7 +186,7 @@ def test_inputs(
     """The first ``n`` test inputs of a file: for a loihi_snn export, its own test data encoded as
     in training (and its trained model); otherwise ``input_npy`` or ``dataset`` mapped through the
     file's input transform."""
-    if info.meta is not None and not input_npy:
+    if info.trained_here and not input_npy:
         trained = trained_model(info, checkpoint, data_dir)
         if dataset and dataset != trained.data.name:
             raise LoihiSnnError(

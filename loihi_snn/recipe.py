@@ -6,7 +6,9 @@ naming the key and the file, so that a typo never trains silently with a default
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,11 +194,16 @@ def parse_recipe(text: str, origin: str = "<recipe>") -> Recipe:
         sparta=_build(SpartaSpec, raw.get("sparta", {}), f"[sparta] of {origin}"),
         source=text,
     )
-    _check(recipe, origin)
+    check_recipe(recipe, origin)
     return recipe
 
 
-def _check(recipe: Recipe, origin: str) -> None:
+def check_recipe(recipe: Recipe, origin: str = "the recipe") -> None:
+    """Refuse values no training can use (a recipe built in code is checked by ``train``)."""
+    if not recipe.name:
+        raise LoihiSnnError(f"{origin} needs a name")
+    if not recipe.layers:
+        raise LoihiSnnError(f"{origin} needs at least one layer")
     if recipe.data.dataset not in _DATASETS:
         raise LoihiSnnError(f"{origin}: data.dataset must be one of {_DATASETS}")
     if recipe.data.encoder not in _ENCODERS:
@@ -216,6 +223,15 @@ def _check(recipe: Recipe, origin: str) -> None:
             raise LoihiSnnError(f"{origin}: layer #{i} ({layer.type}) needs out >= 1")
     if recipe.layers[-1].type != "dense":
         raise LoihiSnnError(f"{origin}: the last layer must be dense (its neurons are the classes)")
+    t = recipe.train
+    for key, value, low in (
+        ("epochs", t.epochs, 1),
+        ("batch_size", t.batch_size, 1),
+        ("eval_batch_size", t.eval_batch_size, 1),
+        ("samples_per_epoch", t.samples_per_epoch, 0),
+    ):
+        if value < low:
+            raise LoihiSnnError(f"{origin}: train.{key} must be at least {low}, not {value}")
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -229,3 +245,134 @@ def load_recipe(path: str | Path) -> Recipe:
             f"recipe {path} not found: give a .toml file, e.g. train/digits_mlp.toml"
         )
     return parse_recipe(path.read_text(), str(path))
+
+
+_TABLES = ("DataSpec", "NeuronSpec", "TrainSpec", "SpartaSpec")  # field types, as annotated
+
+
+def recipe_toml(recipe: Recipe) -> str:
+    """The recipe as TOML text with every key written out (what a run folder records as the
+    effective recipe; :func:`parse_recipe` reads it back to an equal recipe)."""
+    lines = [f"name = {_toml_value(recipe.name)}", f"seed = {recipe.seed}"]
+    for table in ("data", "neuron", "train", "sparta"):
+        lines += ["", f"[{table}]", *_toml_items(getattr(recipe, table))]
+    for layer in recipe.layers:
+        lines += ["", "[[layers]]", *_toml_items(layer)]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_items(spec: object) -> list[str]:
+    return [
+        f"{key} = {_toml_value(value)}"
+        for key, value in dataclasses.asdict(spec).items()
+        if value is not None
+    ]
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON's escapes are TOML basic-string escapes
+    return repr(value)
+
+
+def apply_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
+    """A copy of ``recipe`` with ``key=value`` overrides applied: dotted keys name any recipe key
+    (``train.epochs=5``, ``data.time_steps=8``, ``layers.0.out=64``, ``seed=3``), values are
+    converted to the key's type; the result is checked like a recipe file."""
+    recipe = copy.deepcopy(recipe)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise LoihiSnnError(f"override {item!r} is not key=value, e.g. train.epochs=5")
+        *path, name = key.strip().split(".")
+        target: object = recipe
+        for part in path:
+            target = _child(target, part, key)
+        if isinstance(target, list) or name not in _settable(target):
+            raise LoihiSnnError(f"unknown recipe key '{key}'; {_keys_hint(target)}")
+        kind = typing.get_type_hints(type(target))[name]
+        setattr(target, name, _convert(text.strip(), kind, key))
+    check_recipe(recipe, "the recipe with overrides")
+    return recipe
+
+
+def _settable(spec: object) -> list[str]:
+    """The scalar keys of a recipe table (not its sub-tables, layers or source text)."""
+    if not dataclasses.is_dataclass(spec):
+        return []
+    return [
+        f.name
+        for f in dataclasses.fields(spec)
+        if f.name != "source" and not isinstance(getattr(spec, f.name), list)
+        and not dataclasses.is_dataclass(getattr(spec, f.name))
+    ]
+
+
+def _child(target: object, part: str, key: str) -> object:
+    if isinstance(target, list):
+        if not part.isdigit() or int(part) >= len(target):
+            raise LoihiSnnError(
+                f"unknown recipe key '{key}': '{part}' is not a layer index 0..{len(target) - 1}"
+            )
+        return target[int(part)]
+    value = getattr(target, part, None) if dataclasses.is_dataclass(target) else None
+    if part == "source" or not (isinstance(value, list) or dataclasses.is_dataclass(value)):
+        raise LoihiSnnError(f"unknown recipe key '{key}'; {_keys_hint(target)}")
+    return value
+
+
+def _keys_hint(target: object) -> str:
+    if isinstance(target, list):
+        return f"set a key of one layer, e.g. layers.0.out (layers 0..{len(target) - 1})"
+    tables = [f.name for f in dataclasses.fields(target) if f.type in _TABLES]
+    keys = sorted(_settable(target) + [f"{t}.*" for t in tables])
+    if isinstance(target, Recipe):
+        keys.append("layers.<i>.*")
+    return f"allowed here: {', '.join(keys)}"
+
+
+def _convert(text: str, kind: object, key: str) -> object:
+    """A command-line value as the recipe field's type."""
+    try:
+        if kind is bool:
+            if text.lower() not in ("true", "false"):
+                raise ValueError
+            return text.lower() == "true"
+        if kind == float | None:
+            return None if text.lower() == "none" else float(text)
+        if kind in (int, float):
+            return kind(text)
+    except ValueError:
+        name = "float or none" if kind == float | None else getattr(kind, "__name__", kind)
+        raise LoihiSnnError(f"recipe key '{key}' must be {name}, not {text!r}") from None
+    return text
+
+
+def recipe_differences(old: Recipe, new: Recipe) -> list[str]:
+    """What differs between two recipes, one ``key: old -> new`` per key; the dataset's folder
+    (``data.path``) and the source text are not part of what a run trains."""
+
+    def flat(recipe: Recipe) -> dict[str, object]:
+        raw = dataclasses.asdict(recipe)
+        raw.pop("source")
+        raw["data"].pop("path")
+        layers = raw.pop("layers")
+        out: dict[str, object] = {}
+        for key, value in raw.items():
+            if isinstance(value, dict):
+                out |= {f"{key}.{k}": v for k, v in value.items()}
+            else:
+                out[key] = value
+        out["layers"] = len(layers)
+        for i, layer in enumerate(layers):
+            out |= {f"layers.{i}.{k}": v for k, v in layer.items()}
+        return out
+
+    a, b = flat(old), flat(new)
+    return [
+        f"{key}: {a.get(key, '-')} -> {b.get(key, '-')}"
+        for key in dict.fromkeys([*a, *b])
+        if a.get(key) != b.get(key)
+    ]

@@ -19,7 +19,15 @@ from .errors import LoihiSnnError
 from .fileio import atomic_path, write_json
 from .models.resnet import GraphNet
 from .models.sequential import SpikingNet
-from .recipe import GRAPH_LAYERS, SPARTA_LAYERS, Recipe, parse_recipe
+from .recipe import (
+    GRAPH_LAYERS,
+    SPARTA_LAYERS,
+    Recipe,
+    check_recipe,
+    parse_recipe,
+    recipe_differences,
+    recipe_toml,
+)
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.json"
@@ -96,7 +104,7 @@ def build_model(recipe: Recipe, data: Dataset) -> SpikingNet | GraphNet:
     return model
 
 
-def _state_dict(model: SpikingNet) -> dict:
+def model_state(model: SpikingNet) -> dict:
     """Parameters and buffers without the neurons' batch-sized run-time state."""
     return {k: v for k, v in model.state_dict().items() if not k.endswith(("_state",))}
 
@@ -108,7 +116,7 @@ def load_checkpoint(path: str | Path, data_path: str | None = None) -> tuple[Tra
         path = path / CHECKPOINT
     if not path.exists():
         raise LoihiSnnError(
-            f"checkpoint {path} not found: train first ('loihi-snn train <recipe>')"
+            f"checkpoint {path} not found: train first (loihi_snn.train, 'loihi-snn train')"
         )
     try:
         ckpt = torch.load(path, map_location="cpu")
@@ -130,9 +138,20 @@ def load_checkpoint(path: str | Path, data_path: str | None = None) -> tuple[Tra
     return Trained(recipe, model, data, ckpt["epoch"]), ckpt
 
 
-def train(recipe: Recipe, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train ``recipe`` into ``run_dir``; return the final metrics row."""
+def train(
+    recipe: Recipe,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    force: bool = False,
+) -> dict:
+    """Train ``recipe`` into ``run_dir``; return the final metrics row. The run folder records
+    the effective recipe (``recipe.toml``, every key written out). ``resume`` continues the run's
+    last checkpoint and refuses a recipe that differs from the run's unless ``force`` (then the
+    new recipe applies from the next epoch, its learning-rate schedule included)."""
+    check_recipe(recipe, f"recipe {recipe.name or '(unnamed)'}")
     run_dir = Path(run_dir)
+    effective = recipe_toml(recipe)
     ckpt_path = run_dir / CHECKPOINT
     d, t = recipe.data, recipe.train
     data = load_dataset(d.dataset, d.path, d.test_fraction, recipe.seed)
@@ -144,24 +163,29 @@ def train(recipe: Recipe, run_dir: str | Path, resume: bool = False, progress: b
     start_epoch = 0
     if resume:
         if not ckpt_path.exists():
-            raise LoihiSnnError(f"--resume: no checkpoint in {run_dir}; start without --resume")
+            raise LoihiSnnError(f"resume: no checkpoint in {run_dir}; start a new run instead")
         ckpt = torch.load(ckpt_path, map_location="cpu")
-        if ckpt["recipe"] != recipe.source:
+        changes = recipe_differences(parse_recipe(ckpt["recipe"], str(ckpt_path)), recipe)
+        if changes and not force:
             raise LoihiSnnError(
-                f"--resume: the recipe differs from the one {run_dir} was trained with"
+                f"resume: the effective recipe differs from the one {run_dir} was trained with "
+                f"({'; '.join(changes)}): give the same recipe and overrides, or force the "
+                f"change (force / --force)"
             )
         model.load_state_dict(ckpt["model"], strict=False)
         opt.load_state_dict(ckpt["optimizer"])
         schedule.load_state_dict(ckpt["schedule"])
+        schedule.T_max = t.epochs
         torch.set_rng_state(ckpt["torch_rng"])
         history = ckpt["history"]
         start_epoch = ckpt["epoch"]
     elif ckpt_path.exists():
         raise LoihiSnnError(
-            f"{run_dir} already holds a run: use --resume to continue or --out for a new folder"
+            f"{run_dir} already holds a run: resume it or train into another folder"
         )
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "recipe.toml").write_text(recipe.source)
+    with atomic_path(run_dir / "recipe.toml") as tmp:
+        tmp.write_text(effective)
 
     n = len(data.y_train)
     for epoch in range(start_epoch, t.epochs):
@@ -214,13 +238,13 @@ def train(recipe: Recipe, run_dir: str | Path, resume: bool = False, progress: b
         with atomic_path(ckpt_path) as tmp:
             torch.save(
                 {
-                    "model": _state_dict(model),
+                    "model": model_state(model),
                     "optimizer": opt.state_dict(),
                     "schedule": schedule.state_dict(),
                     "torch_rng": torch.get_rng_state(),
                     "epoch": epoch + 1,
                     "history": history,
-                    "recipe": recipe.source,
+                    "recipe": effective,
                 },
                 tmp,
             )

@@ -270,4 +270,4 @@ def test_a_file_with_synaptic_delays_is_refused_before_running(netx_assets, tmp_
     command = ["sim", str(net), "--backend", "fast", "--steps", "16", "--input"]
     assert main([*command, str(tmp_path / "x.npy")]) == 2
     err = capsys.readouterr().err
-    assert "synaptic delays" in err and "--backend lava" in err and "Traceback" not in err
+    assert "synaptic delays" in err and "use the lava backend" in err and "Traceback" not in err

@@ -1,5 +1,5 @@
-"""The contract every custom layer type of ``loihi_snn.mechanisms.LAYER_TYPES`` keeps, checked on
-the random parameters of its ``example``, in a tiny graph
+"""The contract every custom layer type of ``loihi_snn.mechanisms.registry.LAYER_TYPES`` keeps,
+checked on the random parameters of its ``example``, in a tiny graph
 
     input -> [conv 3x3 | identity] -> the custom layer (+ bias) -> dense LIF population
 
@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from loihi_snn.evaluation import run_backend
 from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection, validate
 from loihi_snn.ir.hdf5 import read_graph, write_graph
-from loihi_snn.mechanisms import LAYER_TYPES
 from loihi_snn.mechanisms.alif_mask.rules import float_step
+from loihi_snn.mechanisms.registry import LAYER_TYPES
 from loihi_snn.mechanisms.token_select.rules import float_select
 
 STEPS = 5

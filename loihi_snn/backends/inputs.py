@@ -22,7 +22,7 @@ def prepare_run(graph: Graph, inputs: np.ndarray, time_steps: int | None) -> tup
     steps = time_steps or graph.time_steps
     name = graph.name
     if not steps or steps < 1:
-        raise LoihiSnnError(f"{name} does not store its time steps: pass them (--steps)")
+        raise LoihiSnnError(f"{name} does not store its time steps: give the time steps per sample")
     inputs = np.asarray(inputs)
     if inputs.dtype.kind not in "iub" and not np.all(np.isfinite(inputs)):
         raise LoihiSnnError("the inputs hold NaN or infinite values")
@@ -50,5 +50,5 @@ def refuse_netx_only(graph: Graph, backend: str) -> None:
             raise LoihiSnnError(
                 f"{graph.name}: {graph.label(i)} uses {layer.netx_only[0]}, which {backend} does "
                 f"not implement (running it without would give other spikes than Lava): "
-                f"use --backend lava"
+                f"use the lava backend"
             )

@@ -103,7 +103,7 @@ def _run_netx(
     chunk = steps if info.input_neuron else min(total, max(steps, 256))
     spikes_buf, state_buf, seconds = stream(
         network, outputs, states, total, chunk, run_cfg, f"Lava run of {info.name}",
-        next_sample,
+        next_sample, steps,
     )
     buffers = {(k, "s"): buf for k, buf in spikes_buf.items()} | state_buf
 

@@ -208,7 +208,7 @@ def run_lava_graph(
     chunk = min(built.total, max(steps, 256))
     spikes_buf, state_buf, seconds = stream(
         built.processes[pops[0]], outputs, states, built.total, chunk, run_cfg,
-        f"Lava run of {graph.name}",
+        f"Lava run of {graph.name}", sample_steps=steps,
     )
     n = built.n
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import LoihiSnnError
+from ..progress import Progress
 
 
 def loihi2_available() -> bool:
@@ -34,7 +35,7 @@ def run_config(hardware: bool):
         if not loihi2_available():
             raise LoihiSnnError(
                 "Loihi 2 needs Intel's lava-loihi package (INRC members only), which is not "
-                "installed here: drop --hardware to run Lava's CPU simulator (fixed_pt)"
+                "installed here: run without the hardware, on Lava's CPU simulator (fixed_pt)"
             )
         from lava.magma.core.run_configs import Loihi2HwCfg
 
@@ -82,13 +83,15 @@ def stream(
     run_cfg,
     what: str,
     before_chunk: Callable[[int], None] | None = None,
+    sample_steps: int = 1,
 ) -> tuple[dict, dict, float]:
     """Run the network that ``process`` belongs to for ``total`` steps in chunks, recording the
     OutPorts ``outputs`` (spikes) and the Vars ``states`` every step, and stop it whatever happens.
 
     Lava's ``Var.get`` sends arrays element by element (minutes for a large layer), so spikes are
     streamed by Extractors and states by VarWires and drained after each chunk; ``before_chunk``
-    (steps done so far) may set Vars between chunks. Returns the buffers per key, each
+    (steps done so far) may set Vars between chunks. Progress (samples of ``sample_steps`` steps
+    done, and samples/s) goes to stderr. Returns the buffers per key, each
     (neurons in C, H, W order, total), and the seconds of the run (compilation excluded).
     """
     from lava.magma.core.run_conditions import RunSteps
@@ -102,9 +105,11 @@ def stream(
         recorders[key] = VarWire(buffer_size=chunk)
         recorders[key].connect_var(var)
     traces: dict = {key: [] for key in recorders}
+    bar = None
     try:
         process.create_runtime(run_cfg=run_cfg)  # compile once, outside the timed run
         began = time.time()
+        bar = Progress(total // sample_steps, what)
         done = 0
         while done < total:
             if before_chunk is not None:
@@ -114,12 +119,15 @@ def stream(
             for key, recorder in recorders.items():
                 traces[key].extend(recorder.receive() for _ in range(count))
             done += count
+            bar.advance_to(done // sample_steps)
         seconds = time.time() - began
     except LoihiSnnError:
         raise
     except Exception as err:
         raise LoihiSnnError(f"{what} failed: {type(err).__name__}: {err}") from None
     finally:
+        if bar is not None:
+            bar.close()
         with contextlib.suppress(Exception):
             process.stop()
         for recorder in recorders.values():

@@ -60,3 +60,24 @@ def stack_batches(
     stacked = [[np.concatenate(p) if p else None for p in parts[k]] for k in keep]
     spikes, u, v = ([layer[slot] for layer in stacked] for slot in range(3))
     return spikes, u, v
+
+
+def join_results(parts: list[SimResult]) -> SimResult:
+    """One result from the results of consecutive runs on consecutive slices of the samples."""
+
+    def join(lists: list[list[np.ndarray | None] | None]) -> list[np.ndarray | None] | None:
+        if lists[0] is None:
+            return None
+        layers = zip(*lists, strict=True)
+        return [None if layer[0] is None else np.concatenate(layer) for layer in layers]
+
+    first = parts[0]
+    return SimResult(
+        join([p.spikes for p in parts]),
+        np.concatenate([p.readout for p in parts]),
+        first.voltage_readout,
+        sum(p.seconds for p in parts),
+        join([p.u for p in parts]),
+        join([p.v for p in parts]),
+        join([p.outputs for p in parts]),
+    )

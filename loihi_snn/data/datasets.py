@@ -61,8 +61,9 @@ def _find(directory: Path, stem: str) -> Path:
         if (directory / name).exists():
             return directory / name
     raise LoihiSnnError(
-        f"{directory} has no {stem}[.gz]: point --data-dir at a folder with the four Fashion-MNIST "
-        f"IDX files, or install Debian's dataset-fashion-mnist ('make data')"
+        f"{directory} has no {stem}[.gz]: give the data directory (the recipe's data.path) of a "
+        f"folder with the four Fashion-MNIST IDX files, or install Debian's "
+        f"dataset-fashion-mnist ('make data')"
     )
 
 

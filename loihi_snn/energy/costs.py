@@ -1,8 +1,9 @@
 """Cost models: energy per operation, in picojoules (pJ), each with its source.
 
 Built in: ``cmos45`` (the seeds' formula at 45 nm), ``cmos45-events`` (the same prices on every
-operation measured from the traces) and ``loihi`` (Loihi's published per-operation energies). A
-user table (TOML or JSON) adds more::
+operation measured from the traces) and ``loihi`` (Loihi's published per-operation energies);
+:func:`calibrated_loihi` scales ``loihi`` to a chip measured on one workload (Loihi 2, in
+``loihi-snn deploy``). A user table (TOML or JSON) adds more::
 
     [models.my-chip]            # JSON: {"models": {"my-chip": {...}}}
     source = "where the numbers come from"
@@ -119,6 +120,25 @@ BUILTIN_COSTS: dict[str, CostModel] = {
     ),
 }
 ANN_MAC_PJ = 4.6  # the ANN comparison: E_MAC (Horowitz 2014, 45 nm) per MAC of every layer
+
+
+def calibrated_loihi(name: str, dynamic_pj: float, work_pj: float, source: str) -> CostModel:
+    """A chip's dynamic energy per operation (pJ) where no per-operation figure is published:
+    Loihi 1's (``loihi``) times one factor, dynamic_pj / work_pj, fitted on one measured workload:
+    ``dynamic_pj`` its measured dynamic energy per inference, ``work_pj`` the ``loihi`` model's
+    energy of the toolkit's counts of that workload (both pJ). Assumed: the chip keeps Loihi 1's
+    ratios between synaptic ops and active / inactive neuron updates."""
+    scale = dynamic_pj / work_pj
+    base = BUILTIN_COSTS["loihi"]
+    return CostModel(
+        name,
+        f"{source}; Loihi 1's per-operation energies (Davies et al. 2018) x {scale:.4f}",
+        ac=base.ac * scale,
+        mac=base.mac * scale,
+        neuron_active=base.neuron_active * scale,
+        neuron_inactive=base.neuron_inactive * scale,
+        convention="events",
+    )
 
 
 def _model(name: str, entry: object, path: Path) -> CostModel:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import LoihiSnnError
 from ..evaluation import run_backend
 from ..ir.graph import Graph
 from ..ir.hdf5 import read_network
@@ -36,9 +37,45 @@ def measure(
     op_model: str = "standard",
     graded_input: bool | None = None,
     time_steps: int | None = None,
+    progress: bool = True,
 ) -> NetworkCounts:
     """Run ``inputs`` through the network with ``backend``, recording the spikes, the neuron
-    states u, v and the graded outputs of every layer (``record_states=True``), and count."""
+    states u, v and the graded outputs of every layer (``record_states=True``), and count;
+    ``progress``: the fast backend's progress on stderr (a Lava run always shows it)."""
     graph = path if isinstance(path, Graph) else read_network(path)
-    result = run_backend(backend, graph, inputs, time_steps, record_all=True, record_states=True)
+    result = run_backend(
+        backend, graph, inputs, time_steps, record_all=True, record_states=True, progress=progress
+    )
     return count_network(graph, inputs, result, op_model, graded_input, backend)
+
+
+def energy_report(
+    net: str | Path | Graph,
+    n: int = 20,
+    inputs: np.ndarray | None = None,
+    backend: str = "fast",
+    op_model: str = "standard",
+    cost_table: str | Path | None = None,
+    dataset: str | None = None,
+    data_dir: str | None = None,
+    time_steps: int | None = None,
+) -> dict:
+    """Count and price one network on the first ``n`` test samples (its own test data, or
+    ``dataset`` through its input transform), or on ``inputs`` as the backends take them: the
+    report ``loihi-snn energy --json`` writes (per layer and total, every built-in cost model and
+    those of ``cost_table``). The fast backend's counts equal Lava's (tested)."""
+    from .costs import BUILTIN_COSTS, load_cost_table
+    from .report import build_report
+
+    graph = net if isinstance(net, Graph) else read_network(net)
+    if inputs is None:
+        if n < 1:
+            raise LoihiSnnError("n must be at least 1")
+        x, graded = load_test_inputs(graph, n, dataset, data_dir)
+    else:
+        x, graded = np.asarray(inputs), None
+    costs = dict(BUILTIN_COSTS)
+    if cost_table is not None:
+        costs |= {c.name: c for c in load_cost_table(cost_table)}
+    counts = measure(graph, x, backend, op_model, graded, time_steps)
+    return build_report(counts, list(costs.values()))

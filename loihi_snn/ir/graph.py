@@ -116,6 +116,11 @@ class LayerType:
         "not priced" (no defensible count), which a report must show as such, never as zero."""
         return None
 
+    def placement(self, layer: Layer) -> tuple[str, str]:
+        """Where on a Loihi 2 chip the layer's arithmetic can run: ("neurocores", "embedded
+        CPU" or "host", why), for the deploy mapper."""
+        return "host", f"no placement is known for a {self.kind} layer"
+
     @classmethod
     def example(cls, rng: np.random.Generator, shape: tuple, steps: int) -> Any:
         """A valid random ``Layer.params`` record for a layer of ``shape`` run for ``steps``
@@ -123,8 +128,8 @@ class LayerType:
         raise NotImplementedError
 
 
-# kind in the file -> its type; filled by :mod:`loihi_snn.mechanisms` (LAYER_TYPES), which every
-# reader of files imports, so that the IR itself imports no mechanism
+# kind in the file -> its type; filled by :mod:`loihi_snn.mechanisms.registry` (LAYER_TYPES),
+# which every reader of files imports, so that the IR itself imports no mechanism
 _REGISTRY: dict[str, type[LayerType]] = {}
 
 
@@ -284,6 +289,12 @@ class Graph:
     order: list[int] = field(default_factory=list)
     depth: list[int] = field(default_factory=list)
     ready: list[int] = field(default_factory=list)
+
+    @property
+    def trained_here(self) -> bool:
+        """Whether the file was exported from a loihi_snn training run (its ``meta`` names the
+        checkpoint, so its test data and trained model are known)."""
+        return self.meta is not None and "checkpoint" in self.meta
 
     @property
     def populations(self) -> list[int]:

@@ -23,10 +23,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .. import mechanisms  # noqa: F401  (registers the custom layer types with the IR)
 from ..errors import LoihiSnnError
 from ..fileio import atomic_path, open_hdf5
 from ..loihi.limits import DECAY_UNIT, NETX_FALLBACK_VTH
+from ..mechanisms import registry  # noqa: F401  (registers the custom layer types with the IR)
 from .graph import GRAPH_FORMAT, Graph, Layer, Neuron, Projection, is_custom, layer_type, validate
 
 NETX_TYPES = ("input", "flatten", "dense", "conv")

@@ -1,11 +1,5 @@
 """The seeds' mechanisms, one folder each: integer rules, torch block, layer type, Lava process
-and models, report. ``LAYER_TYPES`` (file kind -> layer type) is the one registry; importing
-this package makes the types known to the IR. The reports' subcommands are listed apart, in
-:mod:`loihi_snn.mechanisms.reports` (``REPORTS``), so that the file readers do not import them."""
-
-from ..ir.graph import register
-from .alif_mask.layer import AlifMaskType
-from .token_select.layer import TokenSelectType
-
-LAYER_TYPES = {"alif_mask": AlifMaskType, "token_select": TokenSelectType}
-register(LAYER_TYPES)
+and models, report. :mod:`.registry` holds ``LAYER_TYPES`` (file kind -> layer type), the one
+registry, which the file readers import; the reports' subcommands are listed apart, in
+:mod:`.reports` (``REPORTS``). This package imports none of its modules, so that registering the
+reports' subcommands stays cheap."""

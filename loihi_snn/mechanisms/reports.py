@@ -1,9 +1,10 @@
 """The mechanisms' reports (kind -> report module with ``add_parsers(subparsers)``), whose
 subcommands the ``loihi-snn`` command registers.
 
-Kept apart from ``LAYER_TYPES`` (this package's ``__init__``): the file readers import that
-registry, while the reports run files through the backends and the trained models, so a registry
-of both would make the IR depend on everything above it."""
+Kept apart from ``LAYER_TYPES`` (:mod:`.registry`): the file readers import that registry, while
+the reports run files through the backends and the trained models, so a registry of both would
+make the IR depend on everything above it. The report modules import heavy modules only inside
+their functions, so that registering their subcommands stays cheap."""
 
 from __future__ import annotations
 

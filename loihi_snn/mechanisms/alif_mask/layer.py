@@ -51,6 +51,20 @@ class AlifMaskType(LayerType):
         self.carried = a
         return y, s
 
+    def placement(self, layer) -> tuple[str, str]:
+        if layer.params.params.norm_span.size:
+            return "neurocores", (
+                "the neurocore-only variant (frozen min-max statistics): channel pooling, the two "
+                "DS convolutions, one affine map per channel, ALIF neurons and the gate are "
+                "per-neuron operations (the adaptive threshold and the gate need Loihi 2 "
+                "microcode; the mask's own DS weights are not counted)"
+            )
+        return "embedded CPU", (
+            "its per-step min-max over each channel's H x W map is a reduction across neurons no "
+            "neurocore makes: train the neurocore-only variant (minmax = 'frozen', as "
+            "fmnist_biasnn_neurocore) to keep it on the chip"
+        )
+
     def check(self, layer, where: str) -> None:
         record = layer.params
         if not isinstance(record, MaskLayer):

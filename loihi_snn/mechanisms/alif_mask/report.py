@@ -13,11 +13,14 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...errors import LoihiSnnError
-from ...ir.graph import Graph
+
+if TYPE_CHECKING:
+    from ...ir.graph import Graph
 
 
 @dataclass

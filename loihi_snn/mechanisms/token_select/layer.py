@@ -32,6 +32,12 @@ class TokenSelectType(LayerType):
     def latency(self, layer, steps: int) -> int:
         return int(steps)
 
+    def placement(self, layer) -> tuple[str, str]:
+        return "embedded CPU", (
+            "the top-K over all tokens and its predictor MLP read a whole window of every token "
+            "(latency T): sorting and reductions, not neuron-local arithmetic"
+        )
+
     def check(self, layer, where: str) -> None:
         params = getattr(layer, "params", None)
         if not isinstance(params, SelectParams):

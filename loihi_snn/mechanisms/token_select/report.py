@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...errors import LoihiSnnError
-from ...ir.graph import Graph
-from .rules import ONE_P
+
+if TYPE_CHECKING:
+    from ...ir.graph import Graph
 
 
 def _select_index(graph: Graph) -> int:
@@ -65,6 +67,7 @@ def plot_selection(
 
     from ...evaluation import test_inputs
     from ...fileio import atomic_path
+    from .rules import ONE_P
 
     if n < 1:
         raise LoihiSnnError("plot-sparta: -n must be at least 1")
