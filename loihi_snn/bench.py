@@ -117,7 +117,9 @@ def _worker(args: argparse.Namespace) -> None:
             return run_fast(info, x, args.steps, batch_size=args.batch, **kwargs)
         return run_backend("lava", info, x, args.steps, **kwargs)
 
-    run(data[:2], record_all=False)  # warm up (numba's cached machine code, torch's kernels)
+    # warm up: numba's cached machine code and torch's kernels, for the fast backend on a whole
+    # batch (its conv paths, and so the code loaded, follow the batch's spike rates)
+    run(data[: args.batch if args.backend == "fast" else 2], record_all=False)
     seconds = run(data, record_all=False).seconds
     result = run(data[: args.check], record_all=True, record_states=args.states)
     arrays = {f"s{k}": s for k, s in enumerate(result.spikes)}

@@ -63,6 +63,14 @@ class _Synapse:
         return self.projection.kind
 
 
+def _top(x: np.ndarray) -> float:
+    """max |x| of a signal (n, T, N) (a repeated frame read once)."""
+    if not x.size:
+        return 0.0
+    frames = x[:, :1] if x.shape[1] > 1 and x.strides[1] == 0 else x
+    return float(np.abs(frames).max())
+
+
 class FastRunner:
     """A network prepared for batched runs: synapses, biases and custom layer types built once
     (one custom type instance per runner, so state that a type carries across samples crosses
@@ -141,7 +149,7 @@ class FastRunner:
         adds its finished output to ``total`` (n, T, N)."""
         x, binary = signals[syn.source]
         self._check_exact(i, syn, x, binary)
-        if self._dense(syn, x):
+        if self._dense(syn, x, binary):
             sums = conv_sums(x, syn.projection, syn.in_shape)
             if lif is _NO_LIF:
                 add_finished(total, sums, 2, 0)
@@ -153,26 +161,33 @@ class FastRunner:
         kernel = dense_events if syn.kind == "dense" else conv_events
         kernel(x, binary, *syn.args, *lif, total, lif is not _NO_LIF)
 
-    def _dense(self, syn: _Synapse, x: np.ndarray) -> bool:
+    def _dense(self, syn: _Synapse, x: np.ndarray, binary: bool) -> bool:
         """Whether conv synapse ``syn`` runs dense on x (B, T, N). Measured on 2 cores: an event
+        (an input that differs from the kernel's reference, 0 or for mostly-1 binary input 1)
         costs one add per tap and output channel, 2-7 G adds/s (faster for more output channels
         per group: longer runs), and the dense convolution 10-25 G MACs/s (slower for a single
         input channel per group); so dense above 15% (up to 16 output channels per group) or 30%
-        of inputs not 0, and for an input that is one frame repeated (convolved once)."""
+        of events per input, and always for an input that is one frame repeated (convolved once)
+        and for a 1 x 1 depthwise conv (identity, scale: one multiply per input)."""
         if syn.kind != "conv" or self.conv_path == "events":
             return False
         if self.conv_path == "dense" or (x.shape[1] > 1 and x.strides[1] == 0):
             return True
-        c_out, c_in = syn.projection.weight.shape[:2]  # c_in per group
+        c_out, c_in, kh, kw = syn.projection.weight.shape  # c_in per group
+        if c_in * kh * kw < 2:  # an identity or scale: dense is one multiply per input
+            return True
         if c_in < 2:
             return False
+        events = np.count_nonzero(x)
+        if binary:
+            events = min(events, x.size - events)
         floor = 0.15 if c_out // syn.projection.groups <= 16 else 0.3
-        return np.count_nonzero(x) > floor * x.size
+        return events > floor * x.size
 
     def _check_exact(self, i: int, syn: _Synapse, x: np.ndarray, binary: bool) -> None:
         """Lava's Conv sums in float32: refuse graded input whose sums it would round."""
         if syn.kind == "conv" and not binary and x.size:
-            top = float(np.abs(x).max())
+            top = _top(x)
             if syn.bound * top >= FLOAT32_EXACT:
                 raise LoihiSnnError(
                     f"{self.graph.label(i)}: its conv synapse from layer {syn.source} can sum "
