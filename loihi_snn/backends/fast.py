@@ -29,7 +29,7 @@ from ..loihi.fixed_point import lif_run
 from ..loihi.limits import BIAS_EXP, FLOAT32_EXACT
 from .inputs import prepare_run, refuse_netx_only
 from .kernels import (
-    add_finished,
+    add_conv_finished,
     conv_events,
     conv_sums,
     dense_events,
@@ -152,7 +152,7 @@ class FastRunner:
         if self._dense(syn, x, binary):
             sums = conv_sums(x, syn.projection, syn.in_shape)
             if lif is _NO_LIF:
-                add_finished(total, sums, 2, 0)
+                add_conv_finished(total, sums)
                 return
             cu, cv, bias, vth, spikes, us, vs, record = lif
             bias = np.ascontiguousarray(np.broadcast_to(bias, (len(x), bias.size)))

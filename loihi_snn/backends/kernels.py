@@ -286,16 +286,12 @@ def conv_sums(x: np.ndarray, p: Projection, in_shape: tuple[int, ...]) -> np.nda
 
 
 @njit(parallel=True, cache=True)
-def add_finished(total: np.ndarray, acc: np.ndarray, kind: int, exponent: int) -> None:
-    """total (B, T, N) int64 += the finished output (:func:`dendrite`) of the sums acc (B, T, N)
-    of a synapse of ``kind`` (1 Dense, 2 Conv)."""
+def add_conv_finished(total: np.ndarray, acc: np.ndarray) -> None:
+    """total (B, T, N) int64 += the finished output (:func:`dendrite`: Lava's 24-bit wrap) of a
+    conv synapse's sums acc (B, T, N), as :func:`conv_sums` gives them."""
     batch, steps = total.shape[:2]
     for item in prange(batch * steps):
-        b, t = item // steps, item % steps
-        if kind == 1:
-            _add_finished(total[b, t], acc[b, t], 1, exponent)
-        else:
-            _add_finished(total[b, t], acc[b, t], 2, 0)
+        _add_finished(total[item // steps, item % steps], acc[item // steps, item % steps], 2, 0)
 
 
 def to_backend_order(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
