@@ -270,19 +270,32 @@ def conv_events(
 
 def conv_sums(x: np.ndarray, p: Projection, in_shape: tuple[int, ...]) -> np.ndarray:
     """The sums of conv projection ``p`` (lowered) on input x (B, T, H*W*C) backend order, as one
-    float32 convolution of every frame: (B, T, H'*W'*C') float32, integers (exact below 2^24).
-    An input with stride 0 over T (the same frame at every step) is convolved once per sample and
-    its sums are returned the same way (a view)."""
+    float32 convolution of every frame: (B, T, H'*W'*C') float32, integers (exact below 2^24);
+    a 1 x 1 depthwise conv as one int32 multiply per input. An input with stride 0 over T (the
+    same frame at every step) is convolved once per sample and its sums are returned the same
+    way (a view)."""
     batch, steps = x.shape[:2]
     static = steps > 1 and x.strides[1] == 0
     frames = np.ascontiguousarray(x[:, :1]) if static else x
     c, h, w = in_shape
+    if _scales(p, c):  # one multiply per input (int32 is exact: the sums are below 2^24)
+        scale = np.tile(np.asarray(p.weight, np.int32).reshape(c), h * w)
+        sums = frames * scale
+        return np.broadcast_to(sums, (batch, steps, sums.shape[2])) if static else sums
     frames = torch.from_numpy(frames).view(-1, h, w, c).permute(0, 3, 1, 2).float()
     weight = torch.from_numpy(np.asarray(p.weight, np.float32))
     conv = {"stride": p.stride, "padding": p.padding, "dilation": p.dilation, "groups": p.groups}
     sums = F.conv2d(frames, weight, **conv).permute(0, 2, 3, 1)  # channels last: no copy
     sums = sums.reshape(batch, 1 if static else steps, -1).numpy()
     return np.broadcast_to(sums, (batch, steps, sums.shape[2])) if static else sums
+
+
+def _scales(p: Projection, channels: int) -> bool:
+    """Whether conv ``p`` on ``channels`` input channels scales each channel (1 x 1 depthwise,
+    stride 1, unpadded: identity and per-channel scale projections)."""
+    c_out, c_in, kh, kw = p.weight.shape
+    plain = tuple(p.stride) == (1, 1) and tuple(p.padding) == (0, 0)
+    return c_in * kh * kw == 1 and p.groups == channels == c_out and plain
 
 
 @njit(parallel=True, cache=True)

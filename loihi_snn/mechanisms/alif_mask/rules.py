@@ -104,33 +104,42 @@ def channel_pool(x: np.ndarray, out: np.ndarray) -> None:
 def ds_conv(p: np.ndarray, dw: np.ndarray, pw: np.ndarray, shift: int, out: np.ndarray) -> None:
     """Depth-wise separable conv, stride 1, 'same' zero padding: p (Cin, H, W), dw (Cin, k, k)
     and pw (Cout, Cin) integer mantissas -> out (Cout, H, W) = sat24((pw . dw * p) >> shift),
-    accumulated exactly, floor shift."""
+    floor shift. Accumulated in float64, which is exact: every partial sum is an integer below
+    2^53 as long as |p| * k^2 * Cin < 2^39 (weights <= 127: the first conv takes |p| < 2^31 with
+    k^2 Cin = 50, the second the saturated |p| < 2^23 with k^2 Cin <= 2^14, which MaskParams
+    checks)."""
     cin, h, w = p.shape
     k = dw.shape[1]
     pad = k // 2
-    padded = np.zeros((cin, h + 2 * pad, w + 2 * pad), np.int64)
-    padded[:, pad : pad + h, pad : pad + w] = p
-    d = np.zeros((cin, h, w), np.int64)
-    for c in range(cin):  # tap by tap over whole rows: branch-free loops that vectorise
+    wide = w + 2 * pad  # rows are computed over the padded width: long branch-free loops
+    size = h * wide
+    padded = np.zeros((cin, (h + 2 * pad + 1) * wide))  # a spare row for the margin's taps
+    for c in range(cin):
+        for i in range(h):
+            at = (i + pad) * wide + pad
+            for j in range(w):
+                padded[c, at + j] = p[c, i, j]
+    d = np.zeros((cin, size))
+    for c in range(cin):  # tap by tap over the whole plane
+        target = d[c]
         for ki in range(k):
             for kj in range(k):
-                weight = dw[c, ki, kj]
-                for i in range(h):
-                    source = padded[c, i + ki, kj : kj + w]
-                    target = d[c, i]
-                    for j in range(w):
-                        target[j] += weight * source[j]
-    acc = np.empty((h, w), np.int64)
+                weight = np.float64(dw[c, ki, kj])
+                source = padded[c, ki * wide + kj : ki * wide + kj + size]
+                for q in range(size):
+                    target[q] += weight * source[q]
+    acc = np.empty(size)
     for o in range(pw.shape[0]):
-        acc[:] = 0
+        acc[:] = 0.0
         for c in range(cin):
-            weight = pw[o, c]
-            for i in range(h):
-                for j in range(w):
-                    acc[i, j] += weight * d[c, i, j]
+            weight = np.float64(pw[o, c])
+            source = d[c]
+            for q in range(size):
+                acc[q] += weight * source[q]
         for i in range(h):
             for j in range(w):
-                out[o, i, j] = min(max(acc[i, j] >> shift, -Z_MAX - 1), Z_MAX)
+                total = np.int64(acc[i * wide + j]) >> shift
+                out[o, i, j] = min(max(total, -Z_MAX - 1), Z_MAX)
 
 
 @njit(cache=True)
@@ -337,6 +346,8 @@ class MaskParams:
             if getattr(self, name).shape != want:
                 raise LoihiSnnError(f"ALIF mask: {name} has shape {getattr(self, name).shape}, "
                                     f"expected {want}")
+        if r * K2 * K2 > 2**14:  # ds_conv's float64 sums stay exact
+            raise LoihiSnnError(f"ALIF mask: {r} reduced channels, at most {2**14 // K2**2}")
         if self.a_init.ndim != 3 or self.a_init.shape[0] != c:
             raise LoihiSnnError(f"ALIF mask: a_init {self.a_init.shape} does not match C = {c}")
         if self.norm_lo.shape != self.norm_span.shape or self.norm_span.size not in (0, c):
