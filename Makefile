@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint data bench check-python clean
+.PHONY: demo test lint data bench fuzz check-python clean
 
 check-python:
 	@scripts/find_python.sh > /dev/null
@@ -43,3 +43,10 @@ bench: check-python $(STAMP)
 	@test -e runs/bench-digits/model.net || { $(BIN)/loihi-snn train train/digits_mlp.toml --out runs/bench-digits && $(BIN)/loihi-snn export runs/bench-digits -o runs/bench-digits/model.net; }
 	@for m in $(BENCH_GRAPHS); do test -e runs/$$m/model.net || { $(BIN)/loihi-snn train train/$$m.toml --epochs 1 --samples-per-epoch 6000 && $(BIN)/loihi-snn export runs/$$m -o runs/$$m/model.net; } || exit 1; done
 	$(BIN)/python -m loihi_snn.bench
+
+# Damaged variants (truncated, bytes flipped, datasets deleted, wrong dtypes, shapes and values,
+# swapped layers, cycles, huge sizes) of lava-dl's reference nets, runs/*/model.net and small files
+# of its own, read and run in-process by the fast backend, 12 of them also in Lava: counts per
+# outcome; fails on a traceback, a hang, a Lava mismatch or a process left.
+fuzz: check-python $(STAMP)
+	$(BIN)/python -m loihi_snn.fuzz --mutations 1000 --lava 12

@@ -1,9 +1,10 @@
-"""The ``loihi-snn`` command: train, export, sim, verify and demo, the energy report and each
-mechanism's report subcommands."""
+"""The ``loihi-snn`` command: train, export, plot, raster, sim, verify and demo, the energy
+report and each mechanism's report subcommands."""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from . import __version__
@@ -38,7 +39,31 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .export import export
 
-    path = export(args.source, args.output)
+    path = export(args.source, args.output, checkpoint=args.checkpoint)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .plots import plot_run
+
+    print(f"wrote {plot_run(args.run_dir, args.output)}")
+    return 0
+
+
+def _cmd_raster(args: argparse.Namespace) -> int:
+    from .plots import plot_raster
+
+    path = plot_raster(
+        args.net,
+        n=args.n,
+        backend=args.backend,
+        input_npy=args.input,
+        dataset=args.data,
+        data_dir=args.data_dir,
+        out=args.output,
+        max_neurons=args.max_neurons,
+    )
     print(f"wrote {path}")
     return 0
 
@@ -159,7 +184,40 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write a trained run as NetX HDF5")
     p.add_argument("source", help="run directory or checkpoint file")
     p.add_argument("-o", "--output", required=True, help="output .net file")
+    p.add_argument(
+        "--checkpoint",
+        choices=("last", "best"),
+        default="last",
+        help="of a run directory: the last epoch's checkpoint (default) or best.pt, the epoch "
+        "with the best validation accuracy",
+    )
     p.set_defaults(run=_cmd_export)
+
+    p = sub.add_parser("plot", help="a run's loss, accuracy and learning-rate curves as a PNG")
+    p.add_argument("run_dir", help="run directory (with metrics.csv and steps.csv)")
+    p.add_argument("-o", "--output", help="PNG file (default <run>/training.png)")
+    p.set_defaults(run=_cmd_plot, needs_lava=False)
+
+    p = sub.add_parser("raster", help="per-layer spike rasters of a .net file as a PNG")
+    p.add_argument("net")
+    p.add_argument("-n", type=int, default=1, help="number of test samples (default 1)")
+    p.add_argument("--input", help=".npy of inputs (for files from elsewhere)")
+    p.add_argument("--data", choices=("digits", "fmnist"), help="dataset (default: the file's own)")
+    p.add_argument("--data-dir", help="folder with the dataset's files")
+    p.add_argument(
+        "--backend",
+        choices=("lava", "fast"),
+        default="fast",
+        help="fast: batched bit-exact backend (default); lava: Lava's CPU simulator",
+    )
+    p.add_argument(
+        "--max-neurons",
+        type=int,
+        default=128,
+        help="rows per layer; larger layers are subsampled evenly (default 128)",
+    )
+    p.add_argument("-o", "--output", help="PNG file (default <net>.raster.png beside the file)")
+    p.set_defaults(run=_cmd_raster)
 
     p = sub.add_parser("sim", help="run a .net file in Lava and report accuracy and agreement")
     p.add_argument("net")
@@ -214,8 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(SystemExit):
+    """SIGTERM (kill, a scheduler's time limit) as an exception, so that a run unwinds and stops
+    its Lava processes; those inherit the handler and exit quietly on it."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    on_sigterm = signal.signal(signal.SIGTERM, _terminate)
     try:
         if getattr(args, "needs_lava", True):
             import_lava()
@@ -226,6 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("loihi-snn: interrupted", file=sys.stderr)
         return 130
+    except _Terminated as stop:
+        print("loihi-snn: terminated", file=sys.stderr)
+        return int(stop.code)
+    finally:
+        signal.signal(signal.SIGTERM, on_sigterm)
 
 
 if __name__ == "__main__":

@@ -16,19 +16,24 @@ from .ir.graph import GRAPH_FORMAT
 from .models.resnet import GraphNet
 from .models.sequential import FORMAT_VERSION
 from .recipe import Recipe, recipe_toml
-from .train import CHECKPOINT, Trained, load_checkpoint, model_state
+from .train import BEST, CHECKPOINT, Trained, load_checkpoint, model_state
+
+CHECKPOINTS = {"last": CHECKPOINT, "best": BEST}  # which checkpoint of a run folder
 
 
 def export(
     source: str | Path | Trained | torch.nn.Module,
     out: str | Path,
     recipe: Recipe | None = None,
+    checkpoint: str = "last",
 ) -> Path:
     """Write the network of ``source`` to ``out``: a run directory or checkpoint file, a
     :class:`~loihi_snn.train.Trained` (``load_checkpoint``'s), or an in-memory model the toolkit
     builds from ``recipe`` (SpikingNet, GraphNet, SpartaNet: e.g. one trained or changed in a
     notebook). An in-memory model is saved first as a checkpoint beside ``out``
-    (``<out>.checkpoint.pt``) so that the file's test data and trained model stay known.
+    (``<out>.checkpoint.pt``) so that the file's test data and trained model stay known. Of a run
+    directory ``checkpoint`` picks the ``last`` epoch's checkpoint (the default) or ``best.pt``,
+    the epoch with the best validation accuracy.
 
     A sequential network is plain NetX (lava-dl's ``netx.hdf5.Network`` loads it unchanged); a
     residual one is a graph file (format 2, export/GRAPH_FORMAT.md). The root attribute
@@ -37,8 +42,7 @@ def export(
     """
     out = Path(out)
     if isinstance(source, str | Path):
-        source = Path(source)
-        ckpt_path = source / CHECKPOINT if source.is_dir() else source
+        ckpt_path = _checkpoint_path(Path(source), checkpoint)
         trained, _ = load_checkpoint(ckpt_path)
     else:
         trained = _in_memory(source, recipe)
@@ -62,6 +66,29 @@ def export(
         "checkpoint_sha256": hashlib.sha256(ckpt_path.read_bytes()).hexdigest(),
     }
     return trained.model.export_hdf5(out, meta)
+
+
+def _checkpoint_path(source: Path, checkpoint: str) -> Path:
+    """The checkpoint file to export: ``source`` itself, or the ``last`` or ``best`` one of a run
+    folder."""
+    if checkpoint not in CHECKPOINTS:
+        raise LoihiSnnError(
+            f"checkpoint must be one of {', '.join(CHECKPOINTS)}, not {checkpoint!r}"
+        )
+    if source.is_file() and checkpoint != "last":
+        raise LoihiSnnError(
+            f"{source} is a checkpoint file: the {checkpoint} checkpoint is picked from a run "
+            f"folder, give the folder"
+        )
+    if not source.is_dir():
+        return source
+    path = source / CHECKPOINTS[checkpoint]
+    if checkpoint == "best" and not path.exists() and (source / CHECKPOINT).exists():
+        raise LoihiSnnError(
+            f"{source} has no {BEST}: the run holds out no validation split (train.val_fraction = "
+            f"0, or trained before validation splits): export its last checkpoint"
+        )
+    return path
 
 
 def _in_memory(source: Trained | torch.nn.Module, recipe: Recipe | None) -> Trained:

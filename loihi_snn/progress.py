@@ -11,7 +11,8 @@ from typing import TextIO
 
 class Progress:
     """``advance_to(done)`` as work completes, ``close()`` at the end (or use ``with``); prints
-    nothing unless ``enabled``."""
+    nothing unless ``enabled``. ``advance_to(done, status)`` also shows a short status (e.g. the
+    last loss) beside the bar, or at the end of the next line."""
 
     def __init__(
         self,
@@ -27,17 +28,21 @@ class Progress:
         self.began = time.time()
         self._bar = None
         self._next_tenth = 1
+        self._status = ""
         if enabled and self.file.isatty():
             from tqdm import tqdm
 
             self._bar = tqdm(total=self.total, desc=desc, unit=f" {unit}", file=self.file,
                              leave=False, dynamic_ncols=True)
 
-    def advance_to(self, done: int) -> None:
+    def advance_to(self, done: int, status: str = "") -> None:
         done = min(int(done), self.total)
         if done <= self.done:
             return
+        self._status = status
         if self._bar is not None:
+            if status:
+                self._bar.set_postfix_str(status, refresh=False)
             self._bar.update(done - self.done)
         self.done = done
         if self.enabled and self._bar is None and done * 10 >= self._next_tenth * self.total:
@@ -47,9 +52,10 @@ class Progress:
     def _line(self) -> None:
         seconds = time.time() - self.began
         rate = self.done / seconds if seconds > 0 else 0.0
+        status = f", {self._status}" if self._status else ""
         print(
             f"{self.desc}: {self.done}/{self.total} {self.unit} ({100 * self.done // self.total}%)"
-            f", {rate:.1f} {self.unit}/s, {seconds:.0f} s",
+            f", {rate:.1f} {self.unit}/s, {seconds:.0f} s{status}",
             file=self.file,
             flush=True,
         )

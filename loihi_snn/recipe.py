@@ -80,6 +80,7 @@ class TrainSpec:
     logit_scale: float = 1.0
     eval_batch_size: int = 500
     samples_per_epoch: int = 0  # 0: the whole training split; else a fresh random subset
+    val_fraction: float = 0.1  # share of each class of the training split held out (0: none)
 
 
 @dataclass
@@ -232,6 +233,10 @@ def check_recipe(recipe: Recipe, origin: str = "the recipe") -> None:
     ):
         if value < low:
             raise LoihiSnnError(f"{origin}: train.{key} must be at least {low}, not {value}")
+    if not 0 <= t.val_fraction < 1:
+        raise LoihiSnnError(
+            f"{origin}: train.val_fraction must be at least 0 and below 1, not {t.val_fraction}"
+        )
 
 
 def load_recipe(path: str | Path) -> Recipe:

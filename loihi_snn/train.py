@@ -1,24 +1,28 @@
-"""Quantisation-aware training of a recipe's SpikingNet, with progress bars, per-epoch metrics,
-a checkpoint every epoch and exact resume."""
+"""Quantisation-aware training of a recipe's SpikingNet, with progress (a bar, or a line per
+tenth of an epoch when stderr is not a terminal), a validation split carved from the training data,
+per-step and per-epoch logs, a checkpoint every epoch, the best epoch's model and exact resume."""
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tomli
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
 from .data import Dataset, encode, load_dataset
 from .errors import LoihiSnnError
-from .fileio import atomic_path, write_json
+from .fileio import atomic_path
 from .models.resnet import GraphNet
 from .models.sequential import SpikingNet
+from .progress import Progress
 from .recipe import (
     GRAPH_LAYERS,
     SPARTA_LAYERS,
@@ -28,9 +32,10 @@ from .recipe import (
     recipe_differences,
     recipe_toml,
 )
+from .runlog import METRICS, RunLog
 
 CHECKPOINT = "checkpoint.pt"
-METRICS = "metrics.json"
+BEST = "best.pt"  # the model of the epoch with the best validation accuracy
 
 
 @dataclass
@@ -66,16 +71,40 @@ def predict(
     return counts, counts.argmax(1)
 
 
+def accuracy(
+    model: SpikingNet, data: Dataset, recipe: Recipe, split: str, index: np.ndarray, seed: int
+) -> float:
+    """Accuracy of the quantised model in eval mode on samples ``index`` of ``split``, encoded
+    with ``seed``."""
+    labels = data.y_train if split == "train" else data.y_test
+    bs = recipe.train.eval_batch_size
+    correct = 0
+    for start in range(0, len(index), bs):
+        part = index[start : start + bs]
+        _, pred = predict(model, encode_split(data, recipe, split, part, seed), bs)
+        correct += int((pred == labels[part]).sum())
+    return correct / len(index)
+
+
 def evaluate(model: SpikingNet, data: Dataset, recipe: Recipe, limit: int | None = None) -> float:
     """Test accuracy of the quantised model in eval mode."""
     n = len(data.y_test) if limit is None else min(limit, len(data.y_test))
-    correct = 0
-    bs = recipe.train.eval_batch_size
-    for start in range(0, n, bs):
-        index = np.arange(start, min(start + bs, n))
-        _, pred = predict(model, encode_split(data, recipe, "test", index, recipe.seed + 1), bs)
-        correct += int((pred == data.y_test[index]).sum())
-    return correct / n
+    return accuracy(model, data, recipe, "test", np.arange(n), recipe.seed + 1)
+
+
+def validation_split(
+    labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val): sorted indices into the training split, ``val`` the rounded ``fraction`` of
+    every class, drawn by ``seed`` from a stream of its own (not the epochs' shuffles). The test
+    split is never part of it."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+    held = [
+        rng.permutation(members)[: round(fraction * len(members))]
+        for members in (np.flatnonzero(labels == c) for c in np.unique(labels))
+    ]
+    val = np.sort(np.concatenate(held)).astype(np.int64)
+    return np.setdiff1d(np.arange(len(labels)), val), val
 
 
 def seed_everything(seed: int) -> None:
@@ -146,26 +175,30 @@ def train(
     force: bool = False,
 ) -> dict:
     """Train ``recipe`` into ``run_dir``; return the final metrics row. The run folder records
-    the effective recipe (``recipe.toml``, every key written out). ``resume`` continues the run's
-    last checkpoint and refuses a recipe that differs from the run's unless ``force`` (then the
-    new recipe applies from the next epoch, its learning-rate schedule included)."""
+    the effective recipe (``recipe.toml``, every key written out), the logs (:class:`RunLog`), the
+    last checkpoint and ``best.pt``: the model of the epoch with the best accuracy on the
+    validation split (``train.val_fraction`` of the training data; the test split only reports).
+    ``resume`` continues the run's last checkpoint and refuses a recipe that differs from the
+    run's unless ``force`` (then the new recipe applies from the next epoch, its learning-rate
+    schedule included). ``progress``: progress and notes on stderr, a line per epoch on stdout."""
     check_recipe(recipe, f"recipe {recipe.name or '(unnamed)'}")
     run_dir = Path(run_dir)
     effective = recipe_toml(recipe)
     ckpt_path = run_dir / CHECKPOINT
     d, t = recipe.data, recipe.train
     data = load_dataset(d.dataset, d.path, d.test_fraction, recipe.seed)
+    train_index, val_index = _training_parts(data, recipe)
     seed_everything(recipe.seed)
     model = build_model(recipe, data)
     opt = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=t.epochs)
     history: list[dict] = []
-    start_epoch = 0
+    start_epoch, step, best = 0, 0, None
     if resume:
         if not ckpt_path.exists():
             raise LoihiSnnError(f"resume: no checkpoint in {run_dir}; start a new run instead")
         ckpt = torch.load(ckpt_path, map_location="cpu")
-        changes = recipe_differences(parse_recipe(ckpt["recipe"], str(ckpt_path)), recipe)
+        changes = recipe_differences(_recorded_recipe(ckpt, ckpt_path), recipe)
         if changes and not force:
             raise LoihiSnnError(
                 f"resume: the effective recipe differs from the one {run_dir} was trained with "
@@ -179,6 +212,9 @@ def train(
         torch.set_rng_state(ckpt["torch_rng"])
         history = ckpt["history"]
         start_epoch = ckpt["epoch"]
+        batches = math.ceil(len(_epoch_order(recipe, train_index, 0)) / t.batch_size)
+        step = ckpt.get("step", start_epoch * batches)  # runs from before step logs: estimated
+        best = ckpt.get("best")
     elif ckpt_path.exists():
         raise LoihiSnnError(
             f"{run_dir} already holds a run: resume it or train into another folder"
@@ -187,24 +223,81 @@ def train(
     with atomic_path(run_dir / "recipe.toml") as tmp:
         tmp.write_text(effective)
 
-    n = len(data.y_train)
-    for epoch in range(start_epoch, t.epochs):
-        began = time.time()
-        model.train()
-        if hasattr(model, "start_epoch"):
-            model.start_epoch()
-        order = np.random.default_rng((recipe.seed, epoch)).permutation(n)
-        if t.samples_per_epoch:
-            order = order[: t.samples_per_epoch]
-        batches = range(0, len(order), t.batch_size)
-        bar = tqdm(
-            batches,
-            desc=f"epoch {epoch + 1}/{t.epochs}",
-            disable=None if progress else True,
-            leave=False,
+    log = RunLog(run_dir, start_epoch, step, notes=progress)
+    try:
+        for epoch in range(start_epoch, t.epochs):
+            began = time.time()
+            order = _epoch_order(recipe, train_index, epoch)
+            lr = opt.param_groups[0]["lr"]
+            train_loss, train_accuracy, step = _train_epoch(
+                model, opt, data, recipe, order, epoch, step, log, progress
+            )
+            schedule.step()
+            row = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": train_accuracy}
+            if len(val_index):
+                row["val_accuracy"] = accuracy(
+                    model, data, recipe, "train", val_index, recipe.seed + 2
+                )
+            row["test_accuracy"] = evaluate(model, data, recipe)
+            row |= {"lr": lr, "seconds": round(time.time() - began, 2)}
+            history.append(row)
+            improved = "val_accuracy" in row and (
+                best is None or row["val_accuracy"] > best["val_accuracy"]
+            )
+            if improved:
+                best = {"epoch": epoch + 1, "val_accuracy": row["val_accuracy"]}
+                _save_model(run_dir / BEST, model, history, effective)
+            if progress:
+                tqdm.write(_summary(row, t.epochs) + ("  best" if improved else ""))
+            log.epoch(history, step)  # before the checkpoint: a resume drops what it has beyond
+            with atomic_path(ckpt_path) as tmp:
+                torch.save(
+                    {
+                        "model": model_state(model),
+                        "optimizer": opt.state_dict(),
+                        "schedule": schedule.state_dict(),
+                        "torch_rng": torch.get_rng_state(),
+                        "epoch": epoch + 1,
+                        "step": step,
+                        "best": best,
+                        "history": history,
+                        "recipe": effective,
+                    },
+                    tmp,
+                )
+    finally:
+        log.close()
+    if not history:
+        raise LoihiSnnError(f"nothing to train: {run_dir} is already at epoch {t.epochs}")
+    if progress and best is not None:
+        tqdm.write(
+            f"best validation accuracy {best['val_accuracy']:.4f} at epoch {best['epoch']}: "
+            f"{run_dir / BEST}"
         )
-        loss_sum, correct = 0.0, 0
-        for start in bar:
+    return history[-1]
+
+
+def _train_epoch(
+    model: SpikingNet,
+    opt: torch.optim.Optimizer,
+    data: Dataset,
+    recipe: Recipe,
+    order: np.ndarray,
+    epoch: int,
+    step: int,
+    log: RunLog,
+    progress: bool,
+) -> tuple[float, float, int]:
+    """One pass over the training samples ``order`` in batches, each logged as a step after
+    ``step``; returns the mean loss, the training accuracy and the last step."""
+    t = recipe.train
+    model.train()
+    if hasattr(model, "start_epoch"):
+        model.start_epoch()
+    lr = opt.param_groups[0]["lr"]
+    loss_sum, correct = 0.0, 0
+    with Progress(len(order), f"epoch {epoch + 1}/{t.epochs}", enabled=progress) as bar:
+        for start in range(0, len(order), t.batch_size):
             index = order[start : start + t.batch_size]
             x = torch.from_numpy(
                 encode_split(data, recipe, "train", index, recipe.seed + 10 + epoch)
@@ -217,41 +310,65 @@ def train(
             opt.zero_grad()
             loss.backward()
             opt.step()
+            step += 1
+            log.step(step, epoch + 1, loss.item(), lr)
             loss_sum += loss.item() * len(index)
             correct += int((counts.argmax(1) == y).sum())
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        schedule.step()
-        test_acc = evaluate(model, data, recipe)
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum / len(order),
-            "train_accuracy": correct / len(order),
-            "test_accuracy": test_acc,
-            "seconds": round(time.time() - began, 2),
-        }
-        history.append(row)
-        if progress:
-            tqdm.write(
-                f"epoch {epoch + 1}/{t.epochs}  loss {row['train_loss']:.4f}  "
-                f"train {row['train_accuracy']:.4f}  test {test_acc:.4f}  ({row['seconds']:.0f} s)"
-            )
-        with atomic_path(ckpt_path) as tmp:
-            torch.save(
-                {
-                    "model": model_state(model),
-                    "optimizer": opt.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "torch_rng": torch.get_rng_state(),
-                    "epoch": epoch + 1,
-                    "history": history,
-                    "recipe": effective,
-                },
-                tmp,
-            )
-        write_json(run_dir / METRICS, history)
-    if not history:
-        raise LoihiSnnError(f"nothing to train: {run_dir} is already at epoch {t.epochs}")
-    return history[-1]
+            bar.advance_to(start + len(index), f"loss {loss.item():.3f}")
+    return loss_sum / len(order), correct / len(order), step
+
+
+def _training_parts(data: Dataset, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) indices into the training split (:func:`validation_split`), refusing a
+    fraction that leaves either part empty."""
+    fraction = recipe.train.val_fraction
+    train_index, val_index = validation_split(data.y_train, fraction, recipe.seed)
+    if (fraction and not len(val_index)) or not len(train_index):
+        part = "the validation split" if len(train_index) else "training"
+        raise LoihiSnnError(
+            f"recipe {recipe.name}: train.val_fraction {fraction} leaves no sample of "
+            f"{data.name}'s {len(data.y_train)} training images for {part}: choose a fraction "
+            f"between 0 (no validation split) and 1"
+        )
+    return train_index, val_index
+
+
+def _epoch_order(recipe: Recipe, train_index: np.ndarray, epoch: int) -> np.ndarray:
+    """The training samples of ``epoch`` in the order they are fed: a shuffle seeded by the
+    recipe's seed and the epoch, cut to ``samples_per_epoch`` (0: all)."""
+    rng = np.random.default_rng((recipe.seed, epoch))
+    order = train_index[rng.permutation(len(train_index))]
+    return order[: recipe.train.samples_per_epoch] if recipe.train.samples_per_epoch else order
+
+
+def _recorded_recipe(ckpt: dict, path: Path) -> Recipe:
+    """The recipe a run was trained with; runs from before validation splits held none out."""
+    recorded = parse_recipe(ckpt["recipe"], str(path))
+    if "val_fraction" not in tomli.loads(ckpt["recipe"]).get("train", {}):
+        recorded.train.val_fraction = 0.0
+    return recorded
+
+
+def _save_model(path: Path, model: SpikingNet, history: list[dict], effective: str) -> None:
+    """A checkpoint of the model alone at the last epoch of ``history`` (loadable and
+    exportable, not resumable)."""
+    state = {
+        "model": model_state(model),
+        "epoch": history[-1]["epoch"],
+        "history": history,
+        "recipe": effective,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _summary(row: dict, epochs: int) -> str:
+    val = f"  val {row['val_accuracy']:.4f}" if "val_accuracy" in row else ""
+    return (
+        f"epoch {row['epoch']}/{epochs}  loss {row['train_loss']:.4f}  "
+        f"train {row['train_accuracy']:.4f}{val}  test {row['test_accuracy']:.4f}  "
+        f"({row['seconds']:.0f} s)"
+    )
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

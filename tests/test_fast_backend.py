@@ -244,30 +244,3 @@ def test_graded_sums_wrap_in_int32_as_lava_dense(tmp_path):
     fast = run_fast(path, inputs, record_states=True)
     lava = run_lava(path, inputs, record_states=True)
     _assert_same(fast, lava)
-
-
-@pytest.mark.lava
-def test_a_file_with_synaptic_delays_is_refused_before_running(netx_assets, tmp_path, capsys):
-    """netx runs per-synapse delays; the fast backend does not implement them yet, so it refuses
-    the file, naming the layer and the feature, instead of running it as if they were zero."""
-    import shutil
-
-    from loihi_snn.cli import main
-    from loihi_snn.errors import LoihiSnnError
-    from loihi_snn.ir.hdf5 import read_network
-
-    net = tmp_path / "delayed.net"
-    shutil.copy(netx_assets / "mnist.net", net)
-    with h5py.File(net, "r+") as f:
-        weight = f["layer/2/weight"][()]
-        f["layer/2"].create_dataset("delay", data=np.full(weight.shape, 3, np.float32))
-    graph = read_network(net)
-    assert graph.layers[2].netx_only == ("synaptic delays",)
-    assert graph.layers[2].inputs[0].delay.max() == 3
-    with pytest.raises(LoihiSnnError, match=r"layer 2 \(population\) uses synaptic delays"):
-        run_fast(graph, np.zeros((1, 784), np.int32), 16)
-    np.save(tmp_path / "x.npy", np.zeros((2, 784), np.int32))
-    command = ["sim", str(net), "--backend", "fast", "--steps", "16", "--input"]
-    assert main([*command, str(tmp_path / "x.npy")]) == 2
-    err = capsys.readouterr().err
-    assert "synaptic delays" in err and "use the lava backend" in err and "Traceback" not in err

@@ -17,8 +17,9 @@ from loihi_snn.backends.fast import run_fast
 from loihi_snn.backends.lava import run_lava
 from loihi_snn.errors import LoihiSnnError
 from loihi_snn.evaluation import run_backend, verify
-from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection, validate
+from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection
 from loihi_snn.ir.hdf5 import read_graph, read_network, write_graph
+from loihi_snn.ir.validation import validate
 from loihi_snn.models.resnet import GraphNet, Term
 from loihi_snn.recipe import LayerSpec, NeuronSpec
 

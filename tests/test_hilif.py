@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from loihi_snn.errors import LoihiSnnError
-from loihi_snn.ir.graph import Graph, Layer, Neuron, validate
+from loihi_snn.ir.graph import Graph, Layer, Neuron
+from loihi_snn.ir.validation import validate
 from loihi_snn.mechanisms.hilif.block import HiLIF, reference_integer
 
 IN_SHAPE = (2, 8, 8)

@@ -69,13 +69,15 @@ def test_a_graph_file(tmp_path):
 
 
 def test_a_file_the_fast_backend_refuses(netx_assets, tmp_path):
-    net = tmp_path / "delayed.net"
+    net = tmp_path / "graded.net"
     shutil.copy(netx_assets / "mnist.net", net)
     with h5py.File(net, "r+") as f:
+        del f["layer/2/neuron/gradedSpike"]
+        f["layer/2/neuron"].create_dataset("gradedSpike", data=1)
         weight = f["layer/2/weight"][()]
         f["layer/2"].create_dataset("delay", data=np.full(weight.shape, 3, np.float32))
     info = inspect(net)
     fast = info["backends"]["fast"]
-    assert fast.startswith("no: ") and "synaptic delays" in fast
-    assert info["layers"][2]["netx_only"] == ["synaptic delays"]
+    assert fast.startswith("no: ") and "graded spikes" in fast
+    assert info["layers"][2]["netx_only"] == ["graded spikes"]
     assert info["layers"][2]["inputs"][0]["delays"]

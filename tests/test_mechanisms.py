@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 
 from loihi_snn.evaluation import run_backend
-from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection, validate
+from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection
 from loihi_snn.ir.hdf5 import read_graph, write_graph
+from loihi_snn.ir.validation import validate
 from loihi_snn.mechanisms.alif_mask.rules import float_step
 from loihi_snn.mechanisms.registry import LAYER_TYPES
 from loihi_snn.mechanisms.token_select.rules import float_select

@@ -5,7 +5,8 @@ Every layer with neurons runs in its own time window (the pipelining that Lava's
 offsets give it; its step 0 is the first step at which it sees a sample), in topological order,
 the samples of a batch in parallel. Each projection is lowered to the dense or conv synapse Lava
 runs (pool and identity as a depthwise conv, the same sums) and run event-driven
-(:mod:`.kernels`). A LIF population fed by one projection finishes its neurons in the synapse's
+(:mod:`.kernels`; a dense projection with synaptic delays through :mod:`.delays`, the samples
+one after another). A LIF population fed by one projection finishes its neurons in the synapse's
 own loop; one fed by several sums each synapse's finished output (Dense: netx's weight packing and
 Lava's exponent shift; Conv: Lava's 24-bit wrap), as Lava's InPort adds the messages of all
 connected synapses, then runs :func:`loihi_snn.loihi.fixed_point.lif_run`. Input neurons (lava-dl's
@@ -27,6 +28,7 @@ from ..ir.graph import Graph, Projection, layer_type
 from ..ir.hdf5 import read_network
 from ..loihi.fixed_point import lif_run
 from ..loihi.limits import BIAS_EXP, FLOAT32_EXACT
+from .delays import DelayedDense, prewindow
 from .inputs import prepare_run, refuse_netx_only
 from .kernels import (
     add_conv_finished,
@@ -53,6 +55,7 @@ class _Synapse:
     in_shape: tuple[int, ...]  # the source layer's shape
     args: tuple  # the event kernel's arguments (kernels.event_args)
     bound: float  # max over outputs of sum |w|: |sum| <= bound * max|x|
+    delayed: DelayedDense | None = None  # a dense projection with synaptic delays
 
     @property
     def source(self) -> int:
@@ -92,6 +95,7 @@ class FastRunner:
         self.x: dict[int, np.ndarray] = {}  # custom layers' X of the last batch, (n, *shape, T)
         self.outputs: dict[int, np.ndarray] = {}  # graded outputs of the last batch (n, T, N)
         self._sums: dict[tuple[int, ...], np.ndarray] = {}  # reused: fresh pages fault slowly
+        self._carry = True  # delayed synapses continue from the previous batch
         for i in graph.populations:
             layer = graph.layers[i]
             syns = []
@@ -100,7 +104,8 @@ class FastRunner:
                 bound = float(w.reshape(w.shape[0], -1).sum(1).max())
                 in_shape = graph.layers[p.source].shape
                 args = event_args(p, in_shape, layer.shape)
-                syns.append(_Synapse(p, in_shape, args, bound))
+                delayed = DelayedDense.build(p, in_shape) if p.delay is not None else None
+                syns.append(_Synapse(p, in_shape, args, bound, delayed))
             self.synapses[i] = syns
             bias = layer.bias if layer.bias is not None else np.zeros(layer.neurons, np.int64)
             bias = to_backend_order(np.asarray(bias, np.int64)[None], layer.shape)[0]
@@ -149,6 +154,15 @@ class FastRunner:
         adds its finished output to ``total`` (n, T, N)."""
         x, binary = signals[syn.source]
         self._check_exact(i, syn, x, binary)
+        if syn.delayed is not None:
+            finished = syn.delayed.finished(x, self._carry)
+            if lif is _NO_LIF:
+                total += finished
+                return
+            cu, cv, bias, vth, spikes, us, vs, record = lif
+            bias = np.ascontiguousarray(np.broadcast_to(bias, (len(x), bias.size)))
+            lif_run(finished, 3, 0, cu, cv, bias, vth, spikes, us, vs, record)
+            return
         if self._dense(syn, x, binary):
             sums = conv_sums(x, syn.projection, syn.in_shape)
             if lif is _NO_LIF:
@@ -194,6 +208,41 @@ class FastRunner:
                     f"to {syn.bound * top:.0f}, beyond float32's exact range, where Lava's Conv "
                     f"rounds: the fast backend cannot match it"
                 )
+
+    def start(self, steps: int) -> None:
+        """Begin a run of samples back to back (:meth:`run_batch` then takes them in order):
+        each delayed synapse starts from what its source sends before its first window
+        (:mod:`.delays`)."""
+        delayed = [syn.delayed for syns in self.synapses.values() for syn in syns if syn.delayed]
+        trains = self._prewindow(steps) if delayed else {}
+        for syns in self.synapses.values():
+            for syn in syns:
+                if syn.delayed is not None:
+                    syn.delayed.reset(trains.get(syn.source))
+
+    def _prewindow(self, steps: int) -> dict[int, np.ndarray]:
+        """Every LIF population's spikes (start, N) before its first window, global steps 0 ..
+        start - 1 (start = its depth): driven by their biases and each other's early spikes,
+        one step later per hop (a synapse at global step g sends what its source sent at g - 1);
+        no sample has arrived yet."""
+        graph, trains = self.graph, {}
+        self._carry = False
+        try:
+            for i in graph.order:
+                layer, start = graph.layers[i], graph.depth[i]
+                if layer.kind != "population" or start == 0:
+                    continue
+                signals = {}
+                for syn in self.synapses[i]:
+                    x = np.zeros((1, start, graph.layers[syn.source].neurons), np.int8)
+                    train = trains.get(syn.source, x[0, :0])[: start - 1]
+                    x[0, 1 : 1 + len(train)] = train
+                    signals[syn.source] = (x, True)
+                finished = self._sum(i, signals, (1, start, layer.neurons))[0]
+                trains[i] = prewindow(finished, self.bias[i], layer.neuron, start, steps)
+        finally:
+            self._carry = True
+        return trains
 
     def run_batch(
         self, inputs: np.ndarray, steps: int, record: set[int] | None = None
@@ -273,8 +322,9 @@ def run_fast(
     ``record_states`` also the graded outputs of custom layers). ``runner``: a FastRunner of
     ``graph`` to use (its ``x`` then holds the custom layers' X of the last batch)."""
     graph = graph if isinstance(graph, Graph) else read_network(graph)
+    runner = runner or FastRunner(graph)  # refuses what it does not implement, before the inputs
     inputs, steps = prepare_run(graph, inputs, time_steps)
-    runner = runner or FastRunner(graph)
+    runner.start(steps)
     began = time.time()
     pops = graph.populations
     keep = pops if record_all else pops[-1:]

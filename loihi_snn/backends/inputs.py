@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from ..errors import LoihiSnnError
+from ..ir.checks import check_steps
 from ..ir.graph import Graph
 
 
@@ -23,6 +24,7 @@ def prepare_run(graph: Graph, inputs: np.ndarray, time_steps: int | None) -> tup
     name = graph.name
     if not steps or steps < 1:
         raise LoihiSnnError(f"{name} does not store its time steps: give the time steps per sample")
+    check_steps(graph, steps, name, "give fewer time steps per sample (--steps)")
     inputs = np.asarray(inputs)
     if inputs.dtype.kind not in "iub" and not np.all(np.isfinite(inputs)):
         raise LoihiSnnError("the inputs hold NaN or infinite values")

@@ -1,12 +1,15 @@
 """What every Lava run needs: the run configuration (CPU simulator ``Loihi2SimCfg`` with
 ``fixed_pt``, or a Loihi 2 board through ``Loihi2HwCfg``, which needs Intel's lava-loihi), and a
-streamed run that records spikes and states and always stops Lava's processes."""
+streamed run that records outputs and states and leaves no OS process behind, whatever happens
+(success, an error, a timeout, Ctrl-C)."""
 
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -86,9 +89,10 @@ def stream(
     sample_steps: int = 1,
 ) -> tuple[dict, dict, float]:
     """Run the network that ``process`` belongs to for ``total`` steps in chunks, recording the
-    OutPorts ``outputs`` (spikes) and the Vars ``states`` every step, and stop it whatever happens.
+    OutPorts ``outputs`` (spikes or graded payloads) and the Vars ``states`` every step, and stop
+    it whatever happens (:func:`_shutdown`).
 
-    Lava's ``Var.get`` sends arrays element by element (minutes for a large layer), so spikes are
+    Lava's ``Var.get`` sends arrays element by element (minutes for a large layer), so outputs are
     streamed by Extractors and states by VarWires and drained after each chunk; ``before_chunk``
     (steps done so far) may set Vars between chunks. Progress (samples of ``sample_steps`` steps
     done, and samples/s) goes to stderr. Returns the buffers per key, each
@@ -98,16 +102,22 @@ def stream(
     from lava.proc.io.extractor import Extractor, VarWire
 
     recorders: dict = {}
-    for key, port in outputs.items():
-        recorders[key] = Extractor(shape=port.shape, buffer_size=chunk)
-        port.connect(recorders[key].in_port)
-    for key, var in states.items():
-        recorders[key] = VarWire(buffer_size=chunk)
-        recorders[key].connect_var(var)
-    traces: dict = {key: [] for key in recorders}
-    bar = None
+    traces: dict = {}
+    bar = watchdog = None
+    finished = False
     try:
-        process.create_runtime(run_cfg=run_cfg)  # compile once, outside the timed run
+        with _held(signal.SIGINT):  # processes forked here (recorders, runtime) ignore Ctrl-C
+            for key, port in outputs.items():
+                recorders[key] = Extractor(shape=port.shape, buffer_size=chunk)
+                port.connect(recorders[key].in_port)
+            for key, var in states.items():
+                recorders[key] = VarWire(buffer_size=chunk)
+                recorders[key].connect_var(var)
+            process.create_runtime(run_cfg=run_cfg)  # compile once, outside the timed run
+        if threading.current_thread() is threading.main_thread():
+            watchdog = _Watchdog(process.runtime._messaging_infrastructure.actors)
+            watchdog.start()
+        traces = {key: [] for key in recorders}
         began = time.time()
         bar = Progress(total // sample_steps, what)
         done = 0
@@ -121,19 +131,22 @@ def stream(
             done += count
             bar.advance_to(done // sample_steps)
         seconds = time.time() - began
+        finished = True
     except LoihiSnnError:
         raise
+    except KeyboardInterrupt:
+        if watchdog is None or watchdog.failed is None:
+            raise
+        raise LoihiSnnError(f"{what} failed: {watchdog.failure()}") from None
     except Exception as err:
         raise LoihiSnnError(f"{what} failed: {type(err).__name__}: {err}") from None
     finally:
-        if bar is not None:
-            bar.close()
-        with contextlib.suppress(Exception):
-            process.stop()
-        for recorder in recorders.values():
-            if isinstance(recorder, VarWire):  # it runs its own message infrastructure
-                with contextlib.suppress(Exception):
-                    recorder._multi_processing.stop()
+        with _held(signal.SIGINT, signal.SIGTERM):  # a second one waits for the stop
+            if watchdog is not None:
+                watchdog.stop()
+            if bar is not None:
+                bar.close()
+            _shutdown(process, recorders.values(), finished)
     buffers = {key: _from_lava(np.stack(trace, -1)) for key, trace in traces.items()}
     return (
         {key: buffers[key] for key in outputs},
@@ -142,3 +155,98 @@ def stream(
     )
 
 
+@contextlib.contextmanager
+def _held(*signums: int) -> Iterator[None]:
+    """Hold signals back while the body runs and deliver them when it ends. Processes forked
+    meanwhile keep the holding handler: holding SIGINT while Lava starts its processes makes a
+    terminal's Ctrl-C, which goes to the whole process group, interrupt this process alone, so
+    that it can stop the others. (Blocking the signal instead would not last: starting
+    multiprocessing's resource tracker unblocks it.)"""
+    if threading.current_thread() is not threading.main_thread():  # only it handles signals
+        yield
+        return
+    caught: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in signums}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
+
+
+class _Watchdog(threading.Thread):
+    """Watch Lava's processes while the host waits for a run: when one ends, a process model
+    failed, and Lava would wait for its answer forever; the watchdog then interrupts the wait
+    (SIGINT to the main thread) and names the failure (``failed``: that process)."""
+
+    def __init__(self, actors: list) -> None:
+        super().__init__(daemon=True)
+        self.actors = actors
+        self.failed = None
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        while not self._done.wait(0.2):
+            ended = next((a for a in self.actors if _ended(a)), None)
+            if ended is not None:
+                with self._lock:
+                    if not self._done.is_set():
+                        self.failed = ended
+                        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                return
+
+    def stop(self) -> None:
+        """Stop watching (before Lava's processes are stopped); no interrupt comes after."""
+        with self._lock:
+            self._done.set()
+        self.join()
+
+    def failure(self) -> str:
+        """What the failed process reported (Lava sends a process model's exception home)."""
+        report = self.failed.exception
+        if report is None:
+            return f"a Lava process ended (exit code {self.failed.exitcode})"
+        error = report[0]
+        return f"a Lava process model raised {type(error).__name__}: {error}"
+
+
+def _ended(actor) -> bool:
+    """Whether a Lava process has ended (one Lava joined and closed itself is not watched)."""
+    try:
+        return actor.exitcode is not None
+    except ValueError:
+        return False
+
+
+def _shutdown(process, recorders: Iterable, finished: bool) -> None:
+    """End every OS process the run started: Lava's runtime (its process models, runtime
+    services and shared-memory server) and the VarWires' shared-memory servers.
+
+    After a finished run the runtime is idle and stops the Lava way (``stop()``). After an error,
+    an interrupt or a timeout it may be waiting in a step or hold dead processes, where
+    ``stop()`` waits forever for answers: the process models and runtime services are then
+    terminated (SIGTERM) and the shared memory released.
+    """
+    from lava.proc.io.extractor import VarWire
+
+    runtime = process.runtime
+    if runtime is not None and finished:
+        with contextlib.suppress(Exception):
+            process.stop()
+    elif runtime is not None:
+        # Lava 0.10 keeps these in private attributes; Lava is archived, the version pinned
+        infrastructure = runtime._messaging_infrastructure
+        if infrastructure is not None:
+            for actor in infrastructure.actors:
+                with contextlib.suppress(ValueError):  # closed: Lava joined it already
+                    actor.terminate()
+            with contextlib.suppress(Exception):
+                infrastructure.stop()  # joins the terminated actors, frees shared memory
+        runtime._is_started = False  # or its __del__ would stop() it again, and hang
+    for recorder in recorders:
+        if isinstance(recorder, VarWire):  # it runs its own shared-memory server
+            with contextlib.suppress(Exception):
+                recorder._multi_processing.stop()

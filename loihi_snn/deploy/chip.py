@@ -59,7 +59,6 @@ class Chip:
     axons_out_per_core: int
     weight_min: int
     weight_max: int
-    max_delay: int
     reset_power_of_two: bool
     boards: dict[str, Board]
     benchmark: Benchmark
@@ -131,7 +130,6 @@ def load_chip(path: str | Path | None = None) -> Chip:
         axons_out_per_core=get("chip", "axons_out_per_core"),
         weight_min=get("limits", "weight_min"),
         weight_max=get("limits", "weight_max"),
-        max_delay=get("limits", "max_delay"),
         reset_power_of_two=get("limits", "reset_interval_power_of_two", bool),
         boards=boards,
         benchmark=bench,

@@ -145,7 +145,8 @@ def _split(graph: Graph, i: int, chip: Chip, cores_of: dict[int, int]) -> LayerM
 
 
 def check_ranges(graph: Graph, chip: Chip, steps: int | None) -> list[str]:
-    """Weights, delays and the reset interval against the chip's ranges, one message each."""
+    """Weights and the reset interval against the chip's ranges, one message each (the reader
+    refuses delays beyond Loihi 2's)."""
     problems = []
     for i, layer in enumerate(graph.layers):
         for k, p in enumerate(layer.inputs):
@@ -156,12 +157,6 @@ def check_ranges(graph: Graph, chip: Chip, steps: int | None) -> list[str]:
                     f"{where}: weights span [{w.min():g}, {w.max():g}], beyond {chip.name}'s "
                     f"8-bit weight mantissa [{chip.weight_min}, {chip.weight_max}]: quantise to "
                     f"8 bits before exporting"
-                )
-            if p.delay is not None and np.size(p.delay) and np.max(p.delay) > chip.max_delay:
-                problems.append(
-                    f"{where}: a synaptic delay of {int(np.max(p.delay))} steps, beyond "
-                    f"{chip.name}'s {chip.max_delay} (netx would clip it with a warning, changing "
-                    f"the network)"
                 )
     if steps is None:
         problems.append(

@@ -41,8 +41,10 @@ import numpy as np
 
 from .. import __version__
 from ..errors import LoihiSnnError
-from ..ir.graph import GRAPH_FORMAT, Graph, Layer, Projection, validate
+from ..ir.checks import check_geometry
+from ..ir.graph import GRAPH_FORMAT, Graph, Layer, Projection
 from ..ir.hdf5 import write_graph
+from ..ir.validation import validate
 from .quantise import FloatPopulation, QuantError, format_errors, quantise
 from .to_nir import rebase_checkpoint
 
@@ -292,6 +294,7 @@ def _conv2d(name: str, n: nir.Conv2d, shape: tuple) -> tuple[Projection, tuple, 
     p = Projection(0, "conv", w, _pair(n.stride, name, "stride"),
                    _pair(n.padding, name, "padding"), _pair(n.dilation, name, "dilation"),
                    int(n.groups))
+    check_geometry(p, f"node {name}")
     try:
         out = p.out_shape(tuple(shape))
     except ValueError as err:
@@ -309,6 +312,7 @@ def _pool(name: str, n, shape: tuple) -> tuple[Projection, tuple, None]:
     kernel = _pair(n.kernel_size, name, "kernel_size")
     weight = 1.0 / math.prod(kernel) if isinstance(n, nir.AvgPool2d) else 1.0
     p = Projection(0, "pool", np.array([weight]), _pair(n.stride, name, "stride"), kernel=kernel)
+    check_geometry(p, f"node {name}")
     try:
         return p, p.out_shape(tuple(shape)), None
     except ValueError as err:

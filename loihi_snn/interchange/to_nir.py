@@ -121,10 +121,12 @@ def _refuse(graph: Graph) -> None:
                 f"{graph.name}: {graph.label(i)} is a custom layer type that NIR cannot express "
                 f"(NIR has stock neurons, synapses, pooling and delays only)"
             )
-        if layer.netx_only:
+        delays = ["synaptic delays" for p in layer.inputs if p.delay is not None]
+        features = [*layer.netx_only, *delays]
+        if features:
             raise LoihiSnnError(
-                f"{graph.name}: {graph.label(i)} uses {layer.netx_only[0]}, which the NIR "
-                f"export does not express"
+                f"{graph.name}: {graph.label(i)} uses {features[0]}, which the NIR export does "
+                f"not express"
             )
 
 

@@ -41,7 +41,6 @@ layer records binary spikes of its own (``recorded``): those are what ``verify``
 
 from __future__ import annotations
 
-import heapq
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,14 +51,8 @@ import numpy as np
 
 from ..errors import LoihiSnnError
 from ..loihi.limits import (
-    BIAS_MAX,
-    BIAS_MIN,
     DECAY_UNIT,
-    NETX_FALLBACK_VTH,
     NON_SPIKING_VTH,
-    VTH_MAX,
-    WEIGHT_MAX,
-    WEIGHT_MIN,
 )
 
 GRAPH_FORMAT = 2
@@ -190,7 +183,7 @@ class Projection:
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
     kernel: tuple[int, int] = (1, 1)  # pool only
-    delay: np.ndarray | None = None  # netx files: synaptic delays in steps, per synapse
+    delay: np.ndarray | None = None  # dense, netx files: delays in steps (out, in) int64, not all 0
 
     def copy_with(self, source: int, weight: np.ndarray) -> Projection:
         """The same synapses from another source with other weights."""
@@ -240,7 +233,7 @@ class Layer:
     its bias: a run gives each sample's bias mantissas, computed from the data with ``transform``
     (weight, bias): round(weight * x + bias) for x in [-1, 1] (netx's input layer). ``netx_only``
     names features of a netx file that netx runs but the toolkit's own backends do not implement
-    (e.g. synaptic delays, a sigma-delta neuron): those backends refuse the file, naming them.
+    (e.g. a sigma-delta neuron): those backends refuse the file, naming them.
     ``file_index``: the layer's number in the file it was read from (format 1 drops flatten
     layers and may add the input), for messages and reports.
     """
@@ -399,161 +392,3 @@ def lowered(
     weight = np.zeros((channels, channels, *kernel))
     weight[np.arange(channels), np.arange(channels)] = scalar
     return Projection(projection.source, "conv", weight, stride=stride)
-
-
-def validate(graph: Graph, origin: str) -> Graph:
-    """Check sources, shapes at every merge, ranges and acyclicity; fill ``order`` and ``depth``.
-    Raises LoihiSnnError naming the offending layer."""
-    layers = graph.layers
-    if not layers or layers[0].kind != "input":
-        raise LoihiSnnError(f"{origin}: layer 0 must be the input layer")
-    if graph.origin not in ORIGINS:
-        raise LoihiSnnError(f"{origin}: unknown origin '{graph.origin}'")
-    if layers[-1].kind != "population":
-        raise LoihiSnnError(f"{origin}: the last layer must be a population (the classes)")
-    if graph.time_steps is not None and graph.time_steps < 1:
-        raise LoihiSnnError(f"{origin}: {graph.time_steps} time steps per sample")
-    edges: dict[int, list[int]] = {}
-    for i, layer in enumerate(layers):
-        if layer.kind == "input":
-            if i:
-                raise LoihiSnnError(f"{origin}: {graph.label(i)} is a second input layer")
-            if layer.neuron is not None:
-                _check_neuron(layer.neuron, f"{origin}: {graph.label(i)}")
-            continue
-        refs = layer.sources if layer.kind == "concat" else [p.source for p in layer.inputs]
-        if not refs:
-            raise LoihiSnnError(f"{origin}: {graph.label(i)} has no input")
-        for ref in refs:
-            if not 0 <= ref < len(layers):
-                raise LoihiSnnError(
-                    f"{origin}: {graph.label(i)} reads layer {ref}, which does not exist"
-                )
-        edges[i] = refs
-    graph.order = _topological(edges, len(layers), origin)
-    graph.depth = [0] * len(layers)
-    graph.ready = [0] * len(layers)
-    for i in graph.order:
-        layer = layers[i]
-        if layer.kind == "concat":
-            _check_concat(graph, i, origin)
-            graph.depth[i] = max(graph.ready[s] for s in layer.sources)
-            graph.ready[i] = graph.depth[i]
-        elif layer.kind != "input":
-            _check_population(graph, i, origin)
-            graph.depth[i] = 1 + max(graph.ready[p.source] for p in layer.inputs)
-            latency = layer_type(layer.kind).latency(layer, graph.time_steps) if layer.custom else 0
-            graph.ready[i] = graph.depth[i] + latency
-    return graph
-
-
-def _topological(edges: dict[int, list[int]], count: int, origin: str) -> list[int]:
-    """Kahn's order over source -> consumer edges, lowest file index first; a cycle is refused
-    with its layers named."""
-    consumers: dict[int, list[int]] = {i: [] for i in range(count)}
-    pending = [0] * count
-    for node, refs in edges.items():
-        pending[node] = len(refs)
-        for ref in refs:
-            consumers[ref].append(node)
-    ready = [i for i in range(count) if pending[i] == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        node = heapq.heappop(ready)
-        order.append(node)
-        for nxt in consumers[node]:
-            pending[nxt] -= 1
-            if pending[nxt] == 0:
-                heapq.heappush(ready, nxt)
-    if len(order) < count:
-        cycle = _cycle(edges, sorted(set(range(count)) - set(order)))
-        raise LoihiSnnError(
-            f"{origin}: a cycle without delay through layers {' -> '.join(map(str, cycle))} "
-            f"(layer {cycle[0]} reads layer {cycle[1]}, ...); every projection is zero-latency "
-            f"and recurrent connections are not part of format {GRAPH_FORMAT}"
-        )
-    return order
-
-
-def _cycle(edges: dict[int, list[int]], stuck: list[int]) -> list[int]:
-    """One cycle among the layers Kahn's order could not place, as consumer -> source steps
-    (every stuck layer reads at least one stuck layer, so walking sources must repeat)."""
-    blocked = set(stuck)
-    path, node = [], stuck[0]
-    while node not in path:
-        path.append(node)
-        node = next(ref for ref in edges[node] if ref in blocked)
-    return [*path[path.index(node) :], node]
-
-
-def _check_concat(graph: Graph, i: int, origin: str) -> None:
-    layer = graph.layers[i]
-    shapes = [graph.layers[s].shape for s in layer.sources]
-    if any(len(s) != len(shapes[0]) or s[1:] != shapes[0][1:] for s in shapes):
-        raise LoihiSnnError(
-            f"{origin}: layer {i} (concat) joins mismatched shapes {shapes}: channels may differ, "
-            f"the rest must agree"
-        )
-    shape = (sum(s[0] for s in shapes), *shapes[0][1:])
-    if tuple(layer.shape) != shape:
-        raise LoihiSnnError(
-            f"{origin}: layer {i} (concat) has shape {layer.shape}, its sources {shape}"
-        )
-
-
-def _check_neuron(n: Neuron, where: str) -> None:
-    """Decays in [0, 4096] and a threshold mantissa of 17 bits (or netx's never-spiking
-    fallback)."""
-    decays_ok = 0 <= n.i_decay <= DECAY_UNIT and 0 <= n.v_decay <= DECAY_UNIT
-    if not decays_ok or not (0 <= n.vth <= VTH_MAX or n.vth == NETX_FALLBACK_VTH):
-        raise LoihiSnnError(
-            f"{where}: neuron iDecay {n.i_decay}, vDecay {n.v_decay}, vThMant {n.vth} outside "
-            f"Loihi's ranges (decays 0..{DECAY_UNIT}, threshold 0..{VTH_MAX})"
-        )
-
-
-def _check_population(graph: Graph, i: int, origin: str) -> None:
-    """Inputs, bias and neurons of a population or a custom layer."""
-    layer = graph.layers[i]
-    where = f"{origin}: {graph.label(i)}"
-    for k, p in enumerate(layer.inputs):
-        if p.kind not in PROJECTION_TYPES:
-            raise LoihiSnnError(f"{where}, input {k}: unknown projection type '{p.kind}'")
-        try:
-            out = p.out_shape(graph.layers[p.source].shape)
-            graph.resolved(p)
-        except ValueError as err:
-            raise LoihiSnnError(f"{where}, input {k} from layer {p.source}: {err}") from None
-        fits = math.prod(out) == layer.neurons if p.kind == "dense" else out == layer.shape
-        if not fits:
-            raise LoihiSnnError(
-                f"{where}: mismatched shapes at the merge: input {k} from layer {p.source} "
-                f"delivers {out}, the population has shape {layer.shape}"
-            )
-        w = p.weight
-        if not np.all(np.isfinite(w)) or not np.array_equal(w, np.round(w)):
-            raise LoihiSnnError(f"{where}, input {k}: non-integer weights: re-export")
-        if not w.size:
-            raise LoihiSnnError(f"{where}, input {k}: empty weight")
-        if w.min() < WEIGHT_MIN or w.max() > WEIGHT_MAX:
-            raise LoihiSnnError(
-                f"{where}, input {k}: weights span [{w.min():g}, {w.max():g}], outside Loihi's "
-                f"8-bit range [{WEIGHT_MIN}, {WEIGHT_MAX}]: quantise before exporting"
-            )
-    if layer.custom:
-        layer_type(layer.kind).check(layer, where)
-    elif layer.neuron is None:
-        raise LoihiSnnError(f"{where}: a population without neuron parameters")
-    else:
-        _check_neuron(layer.neuron, where)
-    bias = layer.bias
-    if bias is not None and (
-        bias.size != layer.neurons
-        or not np.all(np.isfinite(bias))
-        or bias.min() < BIAS_MIN
-        or bias.max() > BIAS_MAX
-    ):
-        raise LoihiSnnError(
-            f"{where}: bias must hold {layer.neurons} integers in [{BIAS_MIN}, {BIAS_MAX}]"
-        )

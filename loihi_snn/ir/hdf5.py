@@ -25,13 +25,18 @@ import numpy as np
 
 from ..errors import LoihiSnnError
 from ..fileio import atomic_path, open_hdf5
-from ..loihi.limits import DECAY_UNIT, NETX_FALLBACK_VTH
+from ..loihi.limits import DECAY_UNIT, MAX_DELAY, MAX_VALUES, NETX_FALLBACK_VTH
 from ..mechanisms import registry  # noqa: F401  (registers the custom layer types with the IR)
-from .graph import GRAPH_FORMAT, Graph, Layer, Neuron, Projection, is_custom, layer_type, validate
+from .checks import check_geometry
+from .graph import GRAPH_FORMAT, Graph, Layer, Neuron, Projection, is_custom, layer_type
+from .validation import validate
 
 NETX_TYPES = ("input", "flatten", "dense", "conv")
 NETX_FALLBACK = Neuron(i_decay=0, v_decay=DECAY_UNIT, vth=NETX_FALLBACK_VTH)
 INPUT_TRANSFORM = (64.0, 0.0)  # netx's input layer weight and bias when the file has none
+# what h5py and numpy raise on damaged data: a missing object, a wrong dtype, shape or value,
+# and (RuntimeError) HDF5's own errors on damaged object headers
+MALFORMED = (KeyError, ValueError, TypeError, IndexError, OSError, OverflowError, RuntimeError)
 
 
 def _put_str(group: h5py.Group, key: str, value: str) -> None:
@@ -39,8 +44,46 @@ def _put_str(group: h5py.Group, key: str, value: str) -> None:
 
 
 def _get_str(group: h5py.Group, key: str) -> str:
-    raw = group[key][()]
-    return (raw[0] if np.ndim(raw) else raw).decode()
+    """A string dataset (netx reads the first of an array of them)."""
+    raw = _value(group, key)
+    if isinstance(raw, np.ndarray):
+        if not raw.size:
+            raise ValueError(f"{group.name}/{key} is empty")
+        raw = raw.reshape(-1)[0]
+    if isinstance(raw, str):
+        return raw
+    if not isinstance(raw, bytes):
+        raise ValueError(f"{group.name}/{key} holds {raw!r}, not a string")
+    return raw.decode()
+
+
+def _value(group: h5py.Group, key: str) -> object:
+    """The value of dataset ``group/key`` (ValueError naming it when it is missing or a
+    group)."""
+    obj = group.get(key)
+    if not isinstance(obj, h5py.Dataset):
+        raise ValueError(f"{group.name}/{key} is {'missing' if obj is None else 'not a dataset'}")
+    return obj[()]
+
+
+def _ints(group: h5py.Group, key: str) -> np.ndarray:
+    """Dataset ``group/key`` flat as int64; ValueError unless its values are integers (netx files
+    store some as floats) of at most 2^53."""
+    value = np.asarray(_value(group, key))
+    if value.dtype.kind not in "biuf":
+        raise ValueError(f"{group.name}/{key} holds {value.dtype} values, not numbers")
+    exact = value.reshape(-1).astype(np.float64)
+    if not np.array_equal(exact, np.round(exact)) or (exact.size and np.abs(exact).max() > 2**53):
+        raise ValueError(f"{group.name}/{key} must hold integers")
+    return value.reshape(-1).astype(np.int64)
+
+
+def _int(group: h5py.Group, key: str) -> int:
+    """Dataset ``group/key``: one integer."""
+    value = _ints(group, key)
+    if value.size != 1:
+        raise ValueError(f"{group.name}/{key} holds {value.size} values, not one integer")
+    return int(value[0])
 
 
 def write_graph(graph: Graph, path: str | Path, meta: dict) -> Path:
@@ -48,6 +91,8 @@ def write_graph(graph: Graph, path: str | Path, meta: dict) -> Path:
     ``loihi_snn`` as JSON, as in format 1."""
     validate(graph, str(path))
     features = [f for layer in graph.layers for f in layer.netx_only]
+    features += ["synaptic delays" for layer in graph.layers for p in layer.inputs
+                 if p.delay is not None]
     if graph.input_neuron or features:
         what = "input neurons" if graph.input_neuron else features[0]
         raise LoihiSnnError(f"{path}: format {GRAPH_FORMAT} cannot hold {what}: keep the NetX file")
@@ -103,78 +148,108 @@ def _write_inputs(g: h5py.Group, layer: Layer) -> None:
 
 
 def _pair(group: h5py.Group, key: str, default: int) -> tuple[int, int]:
+    """An (H, W) pair stored as one integer or two in a row, as netx reads them (``default``
+    for both when absent)."""
     if key not in group:
         return (default, default)
-    value = np.asarray(group[key][()]).reshape(-1)
+    value = _ints(group, key)
+    if (np.ndim(group[key]), value.size) not in ((0, 1), (1, 2)):
+        raise ValueError(f"{group.name}/{key} of shape {group[key].shape}: one integer or two")
     return (int(value[0]), int(value[-1]))
 
 
-def _read_layer(g: h5py.Group) -> Layer:
+def _read_layer(g: h5py.Group, where: str) -> Layer:
     kind = _get_str(g, "type")
-    shape = tuple(int(s) for s in np.asarray(g["shape"][()]).reshape(-1))
+    shape = _shape(g)
     if kind == "input":
         return Layer(kind, shape)
     if kind == "concat":
-        return Layer(kind, shape, sources=[int(s) for s in np.asarray(g["inputs"][()]).reshape(-1)])
+        return Layer(kind, shape, sources=[int(s) for s in _ints(g, "inputs")])
     if kind != "population" and not is_custom(kind):
-        raise LoihiSnnError(f"{g.name}: unknown layer type '{kind}' in a format-2 file")
-    bias = np.asarray(g["bias"][()]).astype(np.int64).reshape(-1) if "bias" in g else None
-    inputs = _read_inputs(g)
+        raise LoihiSnnError(f"{where}: unknown layer type '{kind}' in a format-2 file")
+    bias = _ints(g, "bias") if "bias" in g else None
+    inputs = _read_inputs(g, where)
     if is_custom(kind):
         try:
             params = layer_type(kind).read(g["params"], shape)
         except LoihiSnnError as err:
-            raise LoihiSnnError(f"{g.name} ({kind}): {err}") from None
+            raise LoihiSnnError(f"{where} ({kind}): {err}") from None
         return Layer(kind, shape, None, bias, inputs, params=params)
     n = g["neuron"]
-    neuron = Neuron(
-        *(int(np.asarray(n[k][()]).reshape(-1)[0]) for k in ("iDecay", "vDecay", "vThMant"))
-    )
+    neuron = Neuron(*(_int(n, key) for key in ("iDecay", "vDecay", "vThMant")))
     return Layer(kind, shape, neuron, bias, inputs)
 
 
-def _read_inputs(g: h5py.Group) -> list[Projection]:
+def _read_inputs(g: h5py.Group, where: str) -> list[Projection]:
     inputs = []
     ins = g["inputs"]
     for k in range(len(ins)):
         if str(k) not in ins:
-            raise LoihiSnnError(f"{g.name}/inputs/{k} is missing (inputs are numbered 0..m-1)")
+            raise LoihiSnnError(f"{where}: inputs/{k} is missing (inputs are numbered 0..m-1)")
         pg = ins[str(k)]
-        inputs.append(
-            Projection(
-                source=int(np.asarray(pg["source"][()]).reshape(-1)[0]),
-                kind=_get_str(pg, "type"),
-                weight=np.asarray(pg["weight"][()], dtype=np.float64),
-                stride=_pair(pg, "stride", 1),
-                padding=_pair(pg, "padding", 0),
-                dilation=_pair(pg, "dilation", 1),
-                groups=int(np.asarray(pg["groups"][()]).reshape(-1)[0]) if "groups" in pg else 1,
-                kernel=_pair(pg, "kernel", 1),
-            )
+        projection = Projection(
+            source=_int(pg, "source"),
+            kind=_get_str(pg, "type"),
+            weight=np.asarray(_value(pg, "weight"), dtype=np.float64),
+            stride=_pair(pg, "stride", 1),
+            padding=_pair(pg, "padding", 0),
+            dilation=_pair(pg, "dilation", 1),
+            groups=_int(pg, "groups") if "groups" in pg else 1,
+            kernel=_pair(pg, "kernel", 1),
         )
+        check_geometry(projection, f"{where}, input {k}")
+        inputs.append(projection)
     return inputs
 
 
 @contextmanager
+def _malformed(where: str) -> Iterator[None]:
+    """What h5py and numpy raise on damaged data (MALFORMED) as one LoihiSnnError naming
+    ``where``."""
+    try:
+        yield
+    except MALFORMED as err:
+        text = err.args[0] if isinstance(err, KeyError) and err.args else err
+        reason = " ".join(str(text).split())  # one line
+        raise LoihiSnnError(f"{where}: {reason} ({type(err).__name__}): re-export it") from None
+
+
+@contextmanager
 def _reading(path: Path, what: str) -> Iterator[h5py.File]:
-    """The open file; a malformed one (a missing dataset, a wrong dtype or shape) becomes one
-    LoihiSnnError."""
-    with open_hdf5(path) as f:
-        try:
-            yield f
-        except (KeyError, ValueError, TypeError, IndexError, OSError) as err:
+    """The open file, every dataset checked to hold real numbers or strings, at most MAX_VALUES
+    of them (datasets are read whole: a bigger one is a resource bomb); a malformed file becomes
+    one LoihiSnnError."""
+
+    def refuse_huge(name: bytes, info: h5py.h5o.ObjInfo) -> None:
+        if info.type != h5py.h5o.TYPE_DATASET:
+            return
+        dataset = h5py.h5d.open(f.id, name)  # the low-level API: 2x faster than visititems
+        size, kind = dataset.get_space().get_simple_extent_npoints(), dataset.dtype.kind
+        if size > MAX_VALUES or kind == "c":
+            what = "complex numbers" if kind == "c" else f"{size:,} values"
             raise LoihiSnnError(
-                f"{path} is not a valid {what} ({type(err).__name__}: {err}): re-export it"
-            ) from None
+                f"{path}: dataset /{name.decode()} holds {what}, which no network file holds (at "
+                f"most {MAX_VALUES:,} real values): re-export it"
+            )
+
+    with open_hdf5(path) as f, _malformed(f"{path} is not a valid {what}"):
+        h5py.h5o.visit(f.id, refuse_huge, info=True)
+        yield f
 
 
 def _numbered_layers(path: Path, f: h5py.File) -> list[h5py.Group]:
     """/layer/0 .. /layer/n-1, in order."""
-    group = f["layer"]
+    group = f.get("layer")
+    if not isinstance(group, h5py.Group) or not len(group):
+        raise LoihiSnnError(f"{path} has no /layer group of layers: it is not a network file")
+    layers = []
     for i in range(len(group)):
-        if str(i) not in group:
-            raise LoihiSnnError(f"{path}: /layer/{i} is missing (layers are numbered 0..n-1)")
-    return [group[str(i)] for i in range(len(group))]
+        g = group.get(str(i))
+        if not isinstance(g, h5py.Group):
+            what = "missing" if g is None else "not a group"
+            raise LoihiSnnError(f"{path}: /layer/{i} is {what} (layers are numbered 0..n-1)")
+        layers.append(g)
+    return layers
 
 
 def _meta(f: h5py.File) -> dict | None:
@@ -186,20 +261,40 @@ def read_graph(path: str | Path) -> Graph:
     """Read and validate a format-2 file; every problem is a LoihiSnnError naming the layer."""
     path = Path(path)
     with _reading(path, "graph network") as f:
-        version = int(f.attrs.get("loihi_snn_format", 1))
+        version = _format_of(path, f)
         if version != GRAPH_FORMAT:
             raise LoihiSnnError(
                 f"{path} has loihi_snn format {version}; this reader knows format {GRAPH_FORMAT}"
             )
-        layers = [_read_layer(g) for g in _numbered_layers(path, f)]
-        steps = int(np.asarray(f["simulation/tSample"][()]).reshape(-1)[0])
+        layers = []
+        for g in _numbered_layers(path, f):
+            where = f"{path}: {g.name}"
+            with _malformed(where):
+                layers.append(_read_layer(g, where))
+        steps = _steps(path, f)
+        if steps is None:
+            raise LoihiSnnError(f"{path} has no simulation/tSample: re-export it")
         meta = _meta(f)
     return validate(Graph(layers, steps, path, meta), str(path))
 
 
+def _steps(path: Path, f: h5py.File) -> int | None:
+    """simulation/tSample (None when the file does not store it)."""
+    sim = f.get("simulation")
+    if not isinstance(sim, h5py.Group) or "tSample" not in sim:
+        return None
+    steps = _int(sim, "tSample")
+    if steps < 1:
+        raise LoihiSnnError(
+            f"{path}: simulation/tSample is {steps}: store the time steps the network runs for "
+            f"(or, in a NetX file, delete it and pass --steps)"
+        )
+    return steps
+
+
 def _scalar(ds: h5py.Dataset) -> float:
     value = np.asarray(ds[()]).reshape(-1)
-    if value.size != 1 or not np.isfinite(value[0]):
+    if value.dtype.kind not in "biuf" or value.size != 1 or not np.isfinite(value[0]):
         raise ValueError(f"{ds.name} must hold one finite number")
     return float(value[0])
 
@@ -226,19 +321,23 @@ def _netx_neuron(g: h5py.Group, where: str) -> tuple[Neuron, tuple[str, ...]]:
 
 
 def _netx_bias(g: h5py.Group, shape: tuple[int, ...], where: str) -> np.ndarray | None:
-    """netx's bias broadcast (per neuron in Lava's W, H, C order, or per channel) as the IR's
-    per-neuron C, H, W integers."""
+    """netx's bias broadcast as the IR's per-neuron C, H, W integers: a dense layer's per neuron,
+    a conv layer's per neuron as a (W, H, C) array (Lava's order) or per channel (1-D); netx
+    builds no other."""
     if "bias" not in g:
         return None
-    bias = np.asarray(g["bias"][()], np.float64).reshape(-1)
+    bias = np.asarray(g["bias"][()], np.float64)
     if not np.all(np.isfinite(bias)) or not np.array_equal(bias, np.round(bias)):
         raise LoihiSnnError(f"{where}: bias must hold integer mantissas")
-    if bias.size == math.prod(shape):
-        full = bias if len(shape) == 1 else bias.reshape(shape[::-1]).transpose(2, 1, 0)
-    elif len(shape) == 3 and bias.size == shape[0]:
+    if bias.shape == shape[::-1]:
+        full = bias.transpose()  # (W, H, C) -> C, H, W; a dense layer's (N,) as it is
+    elif len(shape) == 3 and bias.shape == shape[:1]:
         full = np.broadcast_to(bias[:, None, None], shape)
     else:
-        raise LoihiSnnError(f"{where}: a bias of {bias.size} values fits no neuron shape {shape}")
+        lava = "per neuron as (W, H, C) or one per channel" if len(shape) == 3 else "per neuron"
+        raise LoihiSnnError(
+            f"{where}: a bias of shape {bias.shape} for neurons {shape}; netx takes it {lava}"
+        )
     return np.ascontiguousarray(full).reshape(-1).astype(np.int64)
 
 
@@ -257,82 +356,181 @@ def _netx_projection(g: h5py.Group, kind: str, source: int, where: str) -> Proje
             _pair(g, "padding", 0), _pair(g, "dilation", 1), groups,
         )
     if "delay" in g:
-        projection.delay = np.asarray(g["delay"][()])
+        projection.delay = _netx_delay(np.asarray(g["delay"][()]), projection, where)
     return projection
 
 
+def _netx_delay(delay: np.ndarray, projection: Projection, where: str) -> np.ndarray | None:
+    """A layer's synaptic delays in steps as netx's DelayDense gets them, per synapse (out, in)
+    int64, or None when all are 0: a scalar for every synapse, one per output neuron (axonal, as
+    SLAYER's delay blocks export them) or per input, or one per synapse. netx builds conv layers
+    without delays and clips delays above 62 with a warning: both would change the network, so
+    they are refused, as are negative and fractional delays."""
+    if not delay.size or not np.all(np.isfinite(delay)) or np.any(delay != np.round(delay)):
+        raise LoihiSnnError(f"{where}: synaptic delays must be whole numbers of steps")
+    if not np.any(delay):
+        return None
+    if projection.kind != "dense":
+        raise LoihiSnnError(
+            f"{where}: synaptic delays on a conv layer, which netx builds without them: remove "
+            f"them or make the layer dense"
+        )
+    if delay.min() < 0 or delay.max() > MAX_DELAY:
+        raise LoihiSnnError(
+            f"{where}: synaptic delays span [{delay.min():g}, {delay.max():g}] steps; Loihi 2 and "
+            f"netx take 0 to {MAX_DELAY} (netx would clip them with a warning, changing the "
+            f"network)"
+        )
+    out, inputs = projection.weight.shape
+    if delay.ndim == 0:
+        delay = np.full((out, inputs), delay)
+    elif delay.ndim == 1 and delay.size in (out, inputs):  # netx tries per output first
+        per_output = delay.size == out
+        delay = np.repeat(delay[:, None], inputs, 1) if per_output else np.tile(delay, (out, 1))
+    elif delay.shape != (out, inputs):
+        raise LoihiSnnError(
+            f"{where}: {delay.shape} synaptic delays fit neither the {out} x {inputs} synapses, "
+            f"their {out} outputs nor their {inputs} inputs"
+        )
+    return delay.astype(np.int64)
+
+
 def _netx_input_shape(first: h5py.Group, kind: str, where: str) -> tuple[int, ...]:
-    """The input shape of a file without input layer: what its first dense layer takes."""
+    """The input shape of a file without input layer: what its first dense layer takes (netx
+    reads a 1-D weight as (out, in), out the layer's size)."""
     if kind != "dense":
         raise LoihiSnnError(
             f"{where}: the file has no input layer, so the input shape of its first {kind} layer "
             f"is unknown: export it with an input layer"
         )
-    weight = np.asarray(first["weight"][()])
-    return (math.prod(weight.shape[1:]),)
+    weight = first.get("weight")
+    if not isinstance(weight, h5py.Dataset) or weight.ndim not in (1, 2):
+        raise LoihiSnnError(f"{where}: a dense layer needs a 1-D or 2-D weight dataset")
+    if weight.ndim == 2:
+        return (weight.shape[1],)
+    rows = math.prod(_shape(first))
+    if weight.size % rows:
+        raise LoihiSnnError(f"{where}: a weight of {weight.size} values for {rows} neurons")
+    return (weight.size // rows,)
 
 
 def _read_netx(path: Path, f: h5py.File) -> Graph:
-    if "layer" not in f or len(f["layer"]) == 0:
-        raise LoihiSnnError(f"{path} has no /layer group: it is not a NetX network file")
-    configs = [(i, g, _get_str(g, "type")) for i, g in enumerate(_numbered_layers(path, f))]
-    for i, _, kind in configs:
+    configs = []
+    for i, g in enumerate(_numbered_layers(path, f)):
+        with _malformed(f"{path}: layer {i}"):
+            kind = _get_str(g, "type")
         if kind not in NETX_TYPES:
             raise LoihiSnnError(
                 f"{path}: layer {i} is of type '{kind}', which the toolkit cannot run "
                 f"(it runs {', '.join(NETX_TYPES)})"
             )
+        if kind == "input" and i:
+            raise LoihiSnnError(f"{path}: layer {i} is a second input layer")
+        configs.append((i, g, kind))
     layers: list[Layer] = []
     _, first, kind0 = configs[0]
-    if kind0 == "input":
-        shape = _shape(first)
-        if "neuron" in first:
-            neuron, features = _netx_neuron(first, f"{path}: layer 0 (input)")
-            transform = (
-                _scalar(first["weight"]) if "weight" in first else INPUT_TRANSFORM[0],
-                _scalar(first["bias"]) if "bias" in first else INPUT_TRANSFORM[1],
-            )
-            layers.append(Layer("input", shape, neuron, transform=transform, netx_only=features,
-                                file_index=0))
+    with _malformed(f"{path}: layer 0 ({kind0})"):
+        if kind0 == "input":
+            shape = _shape(first)
+            if "neuron" in first:
+                _netx_neuron_entries(first, f"{path}: layer 0 (input)", True)
+                neuron, features = _netx_neuron(first, f"{path}: layer 0 (input)")
+                transform = (
+                    _scalar(first["weight"]) if "weight" in first else INPUT_TRANSFORM[0],
+                    _scalar(first["bias"]) if "bias" in first else INPUT_TRANSFORM[1],
+                )
+                layers.append(Layer("input", shape, neuron, transform=transform,
+                                    netx_only=features, file_index=0))
+            else:
+                layers.append(Layer("input", shape, file_index=0))
+            configs = configs[1:]
         else:
-            layers.append(Layer("input", shape, file_index=0))
-        configs = configs[1:]
-    else:
-        layers.append(Layer("input", _netx_input_shape(first, kind0, f"{path}: layer 0")))
+            layers.append(Layer("input", _netx_input_shape(first, kind0, f"{path}: layer 0")))
+    flatten = False  # a flatten layer came after the last dense one (netx's flatten_next)
     for i, g, kind in configs:
         if kind == "flatten":
+            flatten = True
             continue
         where = f"{path}: layer {i} ({kind})"
-        source = len(layers) - 1
-        projection = _netx_projection(g, kind, source, where)
-        try:
-            out = projection.out_shape(layers[source].shape)
-        except ValueError as err:
-            raise LoihiSnnError(f"{where}: {err}") from None
-        shape = _shape(g) if kind == "conv" and "shape" in g else out
-        features: tuple[str, ...] = ()
-        if "neuron" in g:
-            neuron, features = _netx_neuron(g, where)
-        elif kind == "dense":
-            neuron = NETX_FALLBACK
-        else:
-            raise LoihiSnnError(f"{where}: a conv layer without neuron group")
-        if projection.delay is not None and np.any(projection.delay):
-            features = (*features, "synaptic delays")
-        layers.append(
-            Layer("population", tuple(shape), neuron, _netx_bias(g, tuple(shape), where),
-                  [projection], netx_only=features, file_index=i)
-        )
-    steps = int(_scalar(f["simulation/tSample"])) if "simulation/tSample" in f else None
+        with _malformed(where):
+            layers.append(_netx_population(g, kind, i, layers, flatten, where))
+        flatten = flatten and kind != "dense"
+    steps = _steps(path, f)
     meta = _meta(f)
     if len(layers) < 2:
         raise LoihiSnnError(f"{path} has no dense or conv layer")
     return validate(Graph(layers, steps, path, meta, origin="netx"), str(path))
 
 
+def _netx_population(
+    g: h5py.Group, kind: str, index: int, layers: list[Layer], flatten: bool, where: str
+) -> Layer:
+    """Dense or conv layer ``index`` of a NetX file as a population fed by the last of
+    ``layers``, refusing what netx cannot build: a layer whose shape its weights do not give, a
+    dense layer reading a (C, H, W) layer without a flatten before it (``flatten``) or a flat one
+    with, a conv layer without one of the entries netx reads."""
+    source = len(layers) - 1
+    previous = layers[source]
+    if kind == "dense":
+        if getattr(g.get("weight"), "ndim", 2) > 2:
+            raise LoihiSnnError(f"{where}: netx takes a 1-D or 2-D dense weight")
+        # netx connects the layer before (a Lava process unless it is an input without neurons)
+        # as it is, or transposed to C, H, W and flattened after a flatten layer
+        if source or previous.neuron is not None:
+            if flatten != (len(previous.shape) == 3):
+                raise LoihiSnnError(
+                    f"{where}: it reads a {len(previous.shape)}-D layer "
+                    f"{'after' if flatten else 'without'} a flatten layer, which netx cannot "
+                    f"connect: {'remove' if flatten else 'add'} the flatten layer"
+                )
+    else:
+        missing = [k for k in ("neuron", "stride", "padding", "dilation", "groups") if k not in g]
+        if missing:
+            raise LoihiSnnError(f"{where}: no {', '.join(missing)}, which netx reads")
+    projection = _netx_projection(g, kind, source, where)
+    check_geometry(projection, where)
+    try:
+        out = projection.out_shape(previous.shape)
+    except ValueError as err:
+        raise LoihiSnnError(f"{where}: {err}") from None
+    shape = _shape(g)  # netx sizes a dense layer's neurons by its product
+    if not (shape == out if kind == "conv" else math.prod(shape) == out[0]):
+        raise LoihiSnnError(f"{where}: shape {shape}, where its weights and input give {out}")
+    shape = out
+    features: tuple[str, ...] = ()
+    if "neuron" in g:
+        _netx_neuron_entries(g, where, False)
+        neuron, features = _netx_neuron(g, where)
+    else:
+        neuron = NETX_FALLBACK
+    return Layer("population", shape, neuron, _netx_bias(g, shape, where), [projection],
+                 netx_only=features, file_index=index)
+
+
+def _netx_neuron_entries(g: h5py.Group, where: str, is_input: bool) -> None:
+    """Refuse a neuron group netx's get_neuron_params cannot read: a type other than CUBA,
+    LOIHI, SDNN or a resonate-and-fire one, or without the entries its type needs."""
+    n = g["neuron"]
+    kind = _get_str(n, "type")
+    if kind in ("CUBA", "LOIHI"):
+        needs: tuple[str, ...] = ("iDecay", "vDecay", "vThMant")
+    elif kind == "SDNN":  # a Sigma output layer has no threshold
+        needs = () if "sigma_output" in n and not is_input else ("vThMant",)
+    elif "RF" in kind:
+        needs = ("sinDecay", "cosDecay", "vThMant")
+    else:
+        raise LoihiSnnError(f"{where}: neuron type '{kind}', which netx does not build")
+    missing = [key for key in needs if key not in n]
+    if missing:
+        raise LoihiSnnError(
+            f"{where}: its {kind} neuron has no {', '.join(missing)}, which netx reads"
+        )
+
+
 def _shape(g: h5py.Group) -> tuple[int, ...]:
-    shape = tuple(int(s) for s in np.asarray(g["shape"][()]).reshape(-1))
-    if not shape or min(shape) < 1:
+    """A layer's shape: a row of positive integers (netx reverses it to Lava's order)."""
+    shape = tuple(int(s) for s in _ints(g, "shape"))
+    if np.ndim(g["shape"]) != 1 or not shape or min(shape) < 1:
         raise ValueError(f"{g.name}/shape is {shape}")
     return shape
 
@@ -346,8 +544,13 @@ def read_netx(path: str | Path) -> Graph:
 
 def read_network(path: str | Path) -> Graph:
     """Read a network file of either format into the one network model."""
-    if file_format(path) == GRAPH_FORMAT:
+    version = file_format(path)
+    if version == GRAPH_FORMAT:
         return read_graph(path)
+    if version > GRAPH_FORMAT:
+        raise LoihiSnnError(
+            f"{path} has loihi_snn format {version}; this reader knows formats 1 and {GRAPH_FORMAT}"
+        )
     return read_netx(path)
 
 
@@ -355,7 +558,20 @@ def file_format(path: str | Path) -> int:
     """The loihi_snn format version of a network file (1 for sequential NetX files, and for files
     from elsewhere); 0 when the file cannot be opened (the readers then say why)."""
     try:
-        with h5py.File(path, "r") as f:
-            return int(f.attrs.get("loihi_snn_format", 1))
+        f = h5py.File(path, "r")
     except OSError:
         return 0
+    with f, _malformed(f"{path} is not a valid network file"):
+        return _format_of(Path(path), f)
+
+
+def _format_of(path: Path, f: h5py.File) -> int:
+    """The root attribute loihi_snn_format (1 when absent)."""
+    raw = f.attrs.get("loihi_snn_format", 1)
+    value = np.asarray(raw).reshape(-1)
+    if value.dtype.kind not in "iu" or value.size != 1 or value[0] < 1:
+        raise LoihiSnnError(
+            f"{path}: its root attribute loihi_snn_format is {raw!r}, not a format number: "
+            f"re-export it"
+        )
+    return int(value[0])

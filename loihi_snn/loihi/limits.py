@@ -84,3 +84,13 @@ GRADED_INPUT_BITS = _limit("graded_input_bits")  # message bits of graded input 
 GRADED_STREAM_BITS = _limit("graded_stream_bits")  # message bits of graded streams between layers
 
 RELAY_NEURON = {"du": DECAY_UNIT - 1, "dv": DECAY_UNIT, "vth": 0}  # re-emits each spike once
+
+# The simulators' caps (not Loihi's): a file beyond one is refused when it is read, before a run
+# allocates anything (a resource bomb). The largest real networks stay 20-50x below them: lava-dl's
+# PilotNet LIF (76,032 neurons in a layer, 2.5 M neuron-steps and 0.23 G synapse-steps per sample),
+# N-TIDIGITS (3,000 steps per sample), the toolkit's fmnist_cnn (802,816 weights in a layer).
+MAX_LAYER_NEURONS = 1 << 22  # neurons in one layer (and values in a conv's padded input)
+MAX_TIME_STEPS = 1 << 16  # time steps per sample
+MAX_NEURON_STEPS = 1 << 27  # time steps x neurons of all layers, per sample
+MAX_SYNAPSE_STEPS = 1 << 33  # time steps x synapses as the backends run them, per sample
+MAX_VALUES = 1 << 25  # values in one dataset of a file, or in a projection's weights in Lava

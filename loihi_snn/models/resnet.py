@@ -44,8 +44,9 @@ import torch.nn.functional as F
 from lava.lib.dl import slayer
 
 from ..errors import LoihiSnnError
-from ..ir.graph import Graph, Layer, Neuron, Projection, validate
+from ..ir.graph import Graph, Layer, Neuron, Projection
 from ..ir.hdf5 import write_graph
+from ..ir.validation import validate
 from ..loihi.limits import BIAS_MAX, VTH_MAX
 from ..loihi.limits import TRAINED_WEIGHT_MAX as WEIGHT_MAX
 from ..mechanisms.alif_mask.block import AlifMask

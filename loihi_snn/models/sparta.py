@@ -34,8 +34,9 @@ import torch
 from lava.lib.dl import slayer
 
 from ..errors import LoihiSnnError
-from ..ir.graph import Graph, Layer, Neuron, Projection, validate
+from ..ir.graph import Graph, Layer, Neuron, Projection
 from ..ir.hdf5 import write_graph
+from ..ir.validation import validate
 from ..loihi.limits import TRAINED_WEIGHT_MAX as WEIGHT_MAX
 from ..loihi.limits import VTH_MAX
 from ..mechanisms.hilif.block import HiLIF
