@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -164,6 +165,10 @@ def test_tensorboard_events_hold_each_step_once_after_a_resume(repo, tmp_path, m
     with pytest.raises(KeyboardInterrupt):
         train(_recipe(repo), run, progress=False)
     monkeypatch.undo()
+    # TensorBoard reads event files in name order, the name starting with the time in seconds
+    # (then a per-process writer count, compared as text): resume in a later second, as a new
+    # process always does, not in the same one as the interrupted writer
+    time.sleep(1.1)
     train(_recipe(repo), run, resume=True, progress=False)
     events = EventAccumulator(str(run / "tb"))
     events.Reload()
