@@ -213,12 +213,10 @@ class FastRunner:
         """Begin a run of samples back to back (:meth:`run_batch` then takes them in order):
         each delayed synapse starts from what its source sends before its first window
         (:mod:`.delays`)."""
-        delayed = [syn.delayed for syns in self.synapses.values() for syn in syns if syn.delayed]
+        delayed = [syn for syns in self.synapses.values() for syn in syns if syn.delayed]
         trains = self._prewindow(steps) if delayed else {}
-        for syns in self.synapses.values():
-            for syn in syns:
-                if syn.delayed is not None:
-                    syn.delayed.reset(trains.get(syn.source))
+        for syn in delayed:
+            syn.delayed.reset(trains.get(syn.source))
 
     def _prewindow(self, steps: int) -> dict[int, np.ndarray]:
         """Every LIF population's spikes (start, N) before its first window, global steps 0 ..
