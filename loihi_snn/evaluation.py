@@ -89,7 +89,10 @@ class SimReport:
 
 @dataclass
 class LayerCheck:
-    index: int
+    """One layer with neurons: ``index`` its number in the file (:meth:`Graph.number`), ``kind``
+    its :meth:`Graph.kind_name`; spike counts over all samples and steps."""
+
+    index: int | None
     kind: str
     neurons: int
     model_spikes: int
@@ -145,7 +148,7 @@ def _foreign_inputs(
             x = np.load(input_npy)
         except (OSError, ValueError) as err:
             raise LoihiSnnError(f"cannot read the inputs {input_npy}: {err}") from None
-        sample_ndim = len(info.input_shape) + (0 if info.input_neuron else 1)
+        sample_ndim = len(info.input_shape) + (0 if info.bias_input else 1)
         if x.ndim == sample_ndim:
             x = x[None]
         if labels_npy:
@@ -156,11 +159,17 @@ def _foreign_inputs(
             f"{info.path.name} has no training run of its own to take test data from: pass "
             f"a dataset or an inputs .npy"
         )
-    if not info.input_neuron:
+    if not info.bias_input:
         raise LoihiSnnError(
-            f"{info.path.name} has no input neurons: give encoded spikes as an inputs .npy"
+            f"{info.path.name} has no input neurons driven through their bias: give its input "
+            f"per step (spikes, or a sigma-delta input's values) as an inputs .npy"
         )
     data = load_dataset(dataset, data_dir or "")
+    if data.events is not None:
+        raise LoihiSnnError(
+            f"{dataset} holds event recordings, which an input layer driven through its bias "
+            f"cannot take: give the binned spikes as an inputs .npy"
+        )
     if int(np.prod(data.input_shape)) != int(np.prod(info.input_shape)):
         raise LoihiSnnError(
             f"{dataset} images have shape {data.input_shape} but {info.path.name} expects "
@@ -255,8 +264,10 @@ def verify(
             f"{info.path.name} does not belong to this checkpoint: file layers "
             f"{[s.shape[1] for s in sim]} vs model layers {[s.shape[1] for s in model_spikes]}"
         )
-    kinds = info.layer_kinds
     return [
-        LayerCheck(i, kinds[i], a.shape[1], int(a.sum()), int(b.sum()), int((a != b).sum()))
-        for i, (a, b) in enumerate(zip(model_spikes, sim, strict=True))
+        LayerCheck(
+            info.number(i), info.kind_name(i), a.shape[1], int(a.sum()), int(b.sum()),
+            int((a != b).sum()),
+        )
+        for i, a, b in zip(info.populations, model_spikes, sim, strict=True)
     ]

@@ -430,7 +430,7 @@ def mutate(rng: np.random.Generator, seed: Path, path: Path) -> tuple[str, str]:
 
 def inputs_for(graph: Graph, steps: int, n: int, rng: np.random.Generator) -> np.ndarray:
     """n samples for a network: input-neuron biases, or binary spikes over ``steps``."""
-    if graph.input_neuron:
+    if graph.bias_input:
         return rng.integers(-64, 128, (n, *graph.input_shape)).astype(np.int32)
     return (rng.random((n, *graph.input_shape, steps)) < 0.3).astype(np.int32)
 

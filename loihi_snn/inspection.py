@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .ir.graph import Graph, Layer, Neuron
+from .ir.graph import Graph, Layer, Neuron, numeral
 from .loihi.limits import DECAY_UNIT
 
 
@@ -26,37 +26,63 @@ def time_constant(decay: int) -> float | None:
     return -1.0 / math.log(1.0 - decay / DECAY_UNIT)
 
 
-def _neuron(neuron: Neuron) -> dict:
-    du, dv = neuron.i_decay - 1 if neuron.i_decay else 0, neuron.v_decay
+def _neuron(neuron: object) -> dict:
+    """A layer's neuron (a LIF, a sigma-delta or an RF neuron) as the table's columns (du and dv
+    "-" for a sigma-delta or RF neuron, which have neither) and its ``type``. A sigma-delta
+    neuron has no current and sums its input without leak (tau_u 0, tau_v infinite); its
+    threshold is that of a change, vThMant << 12, vThMant in units of a weight of 64 times a
+    payload of 1.0. An RF neuron adds its input to its state directly (tau_u 0), which turns by
+    2 pi / ``period_steps`` per step and shrinks by ``alpha`` (tau_v: the time constant of that
+    shrinking, infinite when it does not shrink); it compares its real part (RF_IZ: its
+    imaginary part) with vThMant << 6, as a LIF its voltage."""
+    from .ir.graph import Resonator, SigmaDelta
+
+    if isinstance(neuron, Neuron):
+        du, dv = neuron.i_decay - 1 if neuron.i_decay else 0, neuron.v_decay
+        return {
+            "type": "CUBA LIF",
+            "du": du,
+            "dv": dv,
+            "vth_mant": neuron.vth,
+            "current_decay": du / DECAY_UNIT,
+            "voltage_decay": dv / DECAY_UNIT,
+            "tau_current_steps": time_constant(du),
+            "tau_voltage_steps": time_constant(dv),
+            "threshold_v": neuron.vth << 6,
+            "threshold_weight_units": neuron.vth / 64,
+        }
+    if isinstance(neuron, SigmaDelta):
+        return {
+            "type": f"sigma-delta ({neuron.role})", "du": "-", "dv": "-",
+            "vth_mant": neuron.vth, "current_decay": None, "voltage_decay": 0.0,
+            "tau_current_steps": 0.0, "tau_voltage_steps": None,
+            "threshold_v": neuron.vth << 12, "threshold_weight_units": float(neuron.vth),
+        }
+    assert isinstance(neuron, Resonator)
+    radius = math.hypot(neuron.sin_decay, neuron.cos_decay) / DECAY_UNIT
+    turn = math.atan2(neuron.sin_decay, neuron.cos_decay)
     return {
-        "du": du,
-        "dv": dv,
-        "vth_mant": neuron.vth,
-        "current_decay": du / DECAY_UNIT,
-        "voltage_decay": dv / DECAY_UNIT,
-        "tau_current_steps": time_constant(du),
-        "tau_voltage_steps": time_constant(dv),
-        "threshold_v": neuron.vth << 6,
-        "threshold_weight_units": neuron.vth / 64,
+        "type": "RF_IZ" if neuron.iz else "RF", "du": "-", "dv": "-",
+        "vth_mant": neuron.vth, "sin_decay": neuron.sin_decay, "cos_decay": neuron.cos_decay,
+        "period_steps": 2 * math.pi / turn if turn else None, "alpha": 1 - radius,
+        "current_decay": None, "voltage_decay": 1 - radius, "tau_current_steps": 0.0,
+        "tau_voltage_steps": -1 / math.log(radius) if 0 < radius < 1 else 0.0 if radius == 0
+        else None,
+        "threshold_v": neuron.vth << 6, "threshold_weight_units": neuron.vth / 64,
     }
-
-
-def _number(graph: Graph, i: int) -> int:
-    """A layer's number as every command shows it (its number in the file)."""
-    index = graph.layers[i].file_index
-    return i if index is None else index
 
 
 def _layer(graph: Graph, i: int) -> dict:
     layer: Layer = graph.layers[i]
     row = {
-        "index": _number(graph, i),
+        "index": graph.number(i),  # None: the input a NetX file without input layer implies
+        "name": graph.tag(i),
         "kind": layer.kind,
         "shape": list(layer.shape),
         "neurons": math.prod(layer.shape) if layer.has_neurons else 0,
         "inputs": [
             {
-                "source": _number(graph, p.source),
+                "source": graph.number(p.source),
                 "kind": p.kind,
                 "weight_shape": list(p.weight.shape),
                 "weight_range": [int(p.weight.min(initial=0)), int(p.weight.max(initial=0))],
@@ -69,7 +95,7 @@ def _layer(graph: Graph, i: int) -> dict:
         "netx_only": list(layer.netx_only),
     }
     if layer.sources:
-        row["sources"] = [_number(graph, k) for k in layer.sources]
+        row["sources"] = [graph.number(k) for k in layer.sources]
     return row
 
 
@@ -98,7 +124,7 @@ def _loihi2(graph: Graph) -> dict:
         "embedded_cpus": mapping.embedded_cpus,
         "chips": mapping.chips,
         "violations": mapping.violations,
-        "placement": {m.label: m.placement for m in mapping.layers},
+        "placement": {m.name: m.placement for m in mapping.layers},
     }
 
 
@@ -147,7 +173,7 @@ def format_inspection(info: dict) -> str:
         f"{'dv':>5} {'tau_u':>6} {'tau_v':>6} {'vThMant':>8} {'thr (w)':>8}",
     ]
     for row in info["layers"]:
-        feed = "+".join(f"{p['kind']}<{p['source']}" for p in row["inputs"]) or "-"
+        feed = "+".join(f"{p['kind']}<{numeral(p['source'])}" for p in row["inputs"]) or "-"
         n = row["neuron"]
         cells = (
             f"{n['du']:>5} {n['dv']:>5} {_tau(n['tau_current_steps']):>6} "
@@ -156,10 +182,11 @@ def format_inspection(info: dict) -> str:
             if n
             else f"{'-':>5} {'-':>5} {'-':>6} {'-':>6} {'-':>8} {'-':>8}"
         )
+        shape = "x".join(map(str, row["shape"]))
         extra = f"  netx only: {', '.join(row['netx_only'])}" if row["netx_only"] else ""
         lines.append(
-            f"{row['index']:>5} {row['kind'][:12]:12} {'x'.join(map(str, row['shape'])):>14} "
-            f"{row['neurons']:>8} {feed[:24]:24} {cells}{extra}"
+            f"{numeral(row['index']):>5} {row['kind'][:12]:12} {shape:>14} {row['neurons']:>8} "
+            f"{feed[:24]:24} {cells}{extra}"
         )
     lines.append("tau: time constants in steps (inf: no leak); thr (w): threshold in weight units")
     lines += [f"backend {name}: {what}" for name, what in info["backends"].items()]

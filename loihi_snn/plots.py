@@ -126,12 +126,12 @@ def plot_raster(
     graph = read_network(net)
     inputs = test_inputs(graph, n, dataset, data_dir, input_npy)
     result = run_backend(backend, graph, inputs.x, progress=False)
-    layers = list(zip(graph.populations, graph.layer_kinds, result.spikes, strict=True))
+    layers = list(zip(graph.populations, result.spikes, strict=True))
     samples, _, steps = result.spikes[0].shape
     fig = Figure(figsize=(10, 1.2 + 1.7 * len(layers)), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(layers), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, (index, kind, spikes) in zip(axes, layers, strict=True):
+    for ax, (index, spikes) in zip(axes, layers, strict=True):
         neurons = spikes.shape[1]
         rows = neuron_rows(neurons, max_neurons)
         trace = np.moveaxis(spikes[:, rows], 0, 1).reshape(len(rows), samples * steps)
@@ -143,7 +143,7 @@ def plot_raster(
         if index == graph.populations[-1] and graph.voltage_readout:
             shown += ", never spikes (classes read from its voltage)"
         ax.set_title(
-            f"{graph.label(index)} {kind}: {neurons} neurons{shown}, "
+            f"{graph.tag(index)}, {neurons} neurons{shown}, "
             f"{int(spikes.sum())} spikes", fontsize=9, loc="left"
         )
         ax.set_ylim(-0.5, len(rows) - 0.5)

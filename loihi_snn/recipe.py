@@ -15,16 +15,21 @@ from pathlib import Path
 
 import tomli
 
+from .data.event_folders import EVENT_FORMATS
 from .errors import LoihiSnnError
+from .mechanisms.spk.rules import threshold_problem
 
 
 @dataclass
 class DataSpec:
     """Dataset and spike encoding.
 
-    dataset: ``digits`` (scikit-learn, embedded) or ``fmnist`` (IDX files in ``path``).
+    dataset: ``digits`` (scikit-learn, embedded), ``fmnist`` (IDX files in ``path``) or an
+    event-camera dataset, ``nmnist`` or ``dvs128`` (``path``/Train/<class>/ and Test/<class>/).
     encoder: ``direct`` feeds integer pixel levels 0..``levels`` as graded spikes at every step;
-    ``rate`` feeds Bernoulli spikes with probability pixel/max.
+    ``rate`` feeds Bernoulli spikes with probability pixel/max. Event datasets take ``direct``
+    only: the events counted per polarity, pixel and bin of ``bin_us`` microseconds (0: each
+    recording's span in ``time_steps`` equal bins), capped at ``levels``, are the spikes.
     """
 
     dataset: str = "digits"
@@ -33,6 +38,7 @@ class DataSpec:
     levels: int = 16
     time_steps: int = 16
     test_fraction: float = 0.2
+    bin_us: int = 0
 
 
 @dataclass
@@ -45,6 +51,10 @@ class NeuronSpec:
     voltage_decay: float = 0.03
     tau_grad: float = 0.1
     scale_grad: float = 1.0
+    # residual models: the SPK block of the stem's and the residual blocks' neurons (sl | rl |
+    # mbpl, :mod:`loihi_snn.mechanisms.spk.block`) and its thresholds as multiples of threshold
+    spk: str = "sl"
+    spk_thresholds: list[float] = field(default_factory=lambda: [1.0])
 
 
 @dataclass
@@ -126,7 +136,7 @@ class Recipe:
 GRAPH_LAYERS = ("resblock", "avgpool", "alif_mask")
 SPARTA_LAYERS = ("hilif", "token_select")  # layers of a SPARTA model (loihi_snn.models.sparta)
 _LAYER_TYPES = ("dense", "conv", "flatten", *GRAPH_LAYERS, *SPARTA_LAYERS)
-_DATASETS = ("digits", "fmnist")
+_DATASETS = ("digits", "fmnist", *EVENT_FORMATS)
 _ENCODERS = ("direct", "rate")
 
 
@@ -152,14 +162,18 @@ def _build(cls: type, table: object, where: str):
     for key, value in table.items():
         kind = hints[key]
         base = float if kind in (float, float | None) else kind
+        numbers = value if kind == list[float] and isinstance(value, list) else [value]
         ok = (
             (value is None and kind == float | None)
-            or (base is float and isinstance(value, int | float) and not isinstance(value, bool))
+            or (base in (float, list[float]) and all(_number(v) for v in numbers))
             or (base in (int, str, bool) and type(value) is base)
         )
         if not ok:
-            raise LoihiSnnError(f"{where}: '{key}' must be {getattr(base, '__name__', base)}")
-        kwargs[key] = float(value) if base is float else value
+            name = "a list of numbers" if kind == list[float] else getattr(base, "__name__", base)
+            raise LoihiSnnError(f"{where}: '{key}' must be {name}")
+        kwargs[key] = [float(v) for v in value] if kind == list[float] else (
+            float(value) if base is float else value
+        )
     return cls(**kwargs)
 
 
@@ -199,6 +213,10 @@ def parse_recipe(text: str, origin: str = "<recipe>") -> Recipe:
     return recipe
 
 
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def check_recipe(recipe: Recipe, origin: str = "the recipe") -> None:
     """Refuse values no training can use (a recipe built in code is checked by ``train``)."""
     if not recipe.name:
@@ -215,6 +233,7 @@ def check_recipe(recipe: Recipe, origin: str = "the recipe") -> None:
         raise LoihiSnnError(f"{origin}: data.test_fraction must be between 0 and 1")
     if recipe.data.time_steps < 1:
         raise LoihiSnnError(f"{origin}: data.time_steps must be >= 1")
+    _check_event_keys(recipe.data, origin)
     for i, layer in enumerate(recipe.layers):
         if layer.type not in _LAYER_TYPES:
             raise LoihiSnnError(
@@ -222,6 +241,9 @@ def check_recipe(recipe: Recipe, origin: str = "the recipe") -> None:
             )
         if layer.type not in ("flatten", "avgpool", "alif_mask", "token_select") and layer.out < 1:
             raise LoihiSnnError(f"{origin}: layer #{i} ({layer.type}) needs out >= 1")
+    problem = threshold_problem(recipe.neuron.spk, recipe.neuron.spk_thresholds)
+    if problem:
+        raise LoihiSnnError(f"{origin}: neuron.spk: {problem}")
     if recipe.layers[-1].type != "dense":
         raise LoihiSnnError(f"{origin}: the last layer must be dense (its neurons are the classes)")
     t = recipe.train
@@ -236,6 +258,27 @@ def check_recipe(recipe: Recipe, origin: str = "the recipe") -> None:
     if not 0 <= t.val_fraction < 1:
         raise LoihiSnnError(
             f"{origin}: train.val_fraction must be at least 0 and below 1, not {t.val_fraction}"
+        )
+
+
+def _check_event_keys(data: DataSpec, origin: str) -> None:
+    """``bin_us`` belongs to event datasets, which feed their counts directly."""
+    if data.dataset not in EVENT_FORMATS:
+        if data.bin_us:
+            raise LoihiSnnError(
+                f"{origin}: data.bin_us applies to the event datasets "
+                f"({', '.join(EVENT_FORMATS)}), not {data.dataset}: remove it"
+            )
+        return
+    if data.encoder != "direct":
+        raise LoihiSnnError(
+            f"{origin}: data.encoder must be direct for the event dataset {data.dataset} (its "
+            f"binned event counts, capped at data.levels, are the spikes), not {data.encoder}"
+        )
+    if data.bin_us < 0:
+        raise LoihiSnnError(
+            f"{origin}: data.bin_us must be >= 0 (microseconds per time step; 0: each "
+            f"recording's span in data.time_steps bins), not {data.bin_us}"
         )
 
 
@@ -304,13 +347,15 @@ def apply_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
 
 
 def _settable(spec: object) -> list[str]:
-    """The scalar keys of a recipe table (not its sub-tables, layers or source text)."""
+    """The value keys of a recipe table (not its sub-tables, layers or source text)."""
     if not dataclasses.is_dataclass(spec):
         return []
+    hints = typing.get_type_hints(type(spec))
     return [
         f.name
         for f in dataclasses.fields(spec)
-        if f.name != "source" and not isinstance(getattr(spec, f.name), list)
+        if f.name != "source"
+        and (hints[f.name] == list[float] or not isinstance(getattr(spec, f.name), list))
         and not dataclasses.is_dataclass(getattr(spec, f.name))
     ]
 
@@ -349,8 +394,12 @@ def _convert(text: str, kind: object, key: str) -> object:
             return None if text.lower() == "none" else float(text)
         if kind in (int, float):
             return kind(text)
+        if kind == list[float]:
+            return [float(part) for part in text.split(",")]
     except ValueError:
-        name = "float or none" if kind == float | None else getattr(kind, "__name__", kind)
+        name = {float | None: "float or none", list[float]: "numbers separated by commas"}.get(
+            kind, getattr(kind, "__name__", kind)
+        )
         raise LoihiSnnError(f"recipe key '{key}' must be {name}, not {text!r}") from None
     return text
 

@@ -220,19 +220,13 @@ def _square_golden(traces: NetxTraces) -> list[Golden]:
     return found
 
 
-def _ntidigits_head(folder: Path) -> tuple[Path, np.ndarray]:
-    """N-TIDIGITS without its last layer (``average``, which netx cannot load either: lava-dl's
-    test builds the first five file layers only), on the first NTIDIGITS_STEPS of its 3000 input
-    steps (Lava runs its delayed synapses at about 14 steps/s here)."""
-    path = folder / "ntidigits_layers_0-4.net"
-    with h5py.File(GTS / "ntidigits" / "ntidigits.net") as src, atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            src.copy("simulation", f)
-            root = f.create_group("layer")
-            for i in range(5):
-                src.copy(f"layer/{i}", root, name=str(i))
+def _ntidigits(folder: Path) -> tuple[Path, np.ndarray]:
+    """N-TIDIGITS as it ships, its last layer an ``average`` block (netx cannot load it, and
+    lava-dl's test builds the first five file layers only; the toolkit reads it as the readout
+    over 11 groups of 22 output neurons), on the first NTIDIGITS_STEPS of its 3000 input steps
+    (Lava runs its delayed synapses at about 14 steps/s here)."""
     x = np.load(GTS / "ntidigits" / "input.npy")  # (64, 3000) spikes
-    return path, x[None, :, :NTIDIGITS_STEPS]
+    return GTS / "ntidigits" / "ntidigits.net", x[None, :, :NTIDIGITS_STEPS]
 
 
 def _ntidigits_golden(traces: NetxTraces) -> list[Golden]:
@@ -350,14 +344,14 @@ CASES = [
     Case("pilotnet_sdnn_square", "gts/pilotnet_sdnn/square_network.net", 20, _square,
          _square_golden, "input payloads = act0, sigma of layers 1-4 at every step; test_hdf5_nx "
          "square (Loihi 2 only) compares sigma after 5 steps"),
-    Case("ntidigits_head", "gts/ntidigits/ntidigits.net, layers 0-4", NTIDIGITS_STEPS,
-         _ntidigits_head, _ntidigits_golden,
+    Case("ntidigits", "gts/ntidigits/ntidigits.net", NTIDIGITS_STEPS, _ntidigits,
+         _ntidigits_golden,
          f"output spikes of the first {NTIDIGITS_STEPS} steps; test_hdf5 ntidigits compares one"),
     Case("dense", "dense(CUBA) block written from gts/dense", 2000, _dense, _dense_golden,
          "output spikes of all 2000 steps; as test_blocks LIF Dense", record_states=False),
     Case("complex_dense", "dense(RF_PHASE) block written from gts/complex_dense", 2000,
          _complex_dense, _complex_dense_golden,
-         "output spikes of all 2000 steps; as test_blocks RF Dense", record_states=False),
+         "output spikes of all 2000 steps; as test_blocks RF Dense"),
     Case("tinynet_sdnn", "input + conv (SDNN) blocks written from gts/tinynet_sdnn", 15,
          _tiny_sdnn, _tiny_sdnn_golden,
          "input payloads of 15 steps, conv payloads of the one step run; as test_blocks SDN "
@@ -365,8 +359,6 @@ CASES = [
     Case("tinynet_sigma", "dense (SDNN sigma) block written from gts/tinynet_sdnn", 16,
          _tiny_sigma, _tiny_sigma_golden, "output payloads of 16 steps; as test_blocks SDN Dense"),
 ]
-# lava-dl's files no case can run whole: (file, why; the reader's refusal is shown)
-WHOLE_FILES = ["gts/ntidigits/ntidigits.net"]
 
 
 # -- running and comparing ----------------------------------------------------------------------
@@ -490,8 +482,7 @@ class Row:
 
 
 def table_rows(cases: list[Case], folder: Path) -> list[Row]:
-    """One row per case, and one per whole file no case runs (with the reader's refusal); files
-    written for a case go to ``folder``."""
+    """One row per case; files written for a case go to ``folder``."""
     rows = []
     for case in cases:
         path, inputs = case.make(folder)
@@ -515,14 +506,6 @@ def table_rows(cases: list[Case], folder: Path) -> list[Row]:
         except LoihiSnnError as err:
             row.fast = f"refused: {_reason(err, path)}"
         rows.append(row)
-    for name in WHOLE_FILES:
-        path = ASSETS / name
-        try:
-            read_network(path)
-            why = "read, no case runs it whole"
-        except LoihiSnnError as err:
-            why = f"refused by the reader: {_reason(err, path)}"
-        rows.append(Row(name, describe(path), why, None, why))
     return rows
 
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .data import Dataset, encode, load_dataset
+from .data import Dataset, bin_recordings, encode, load_dataset
 from .errors import LoihiSnnError
 from .fileio import atomic_path
 from .models.resnet import GraphNet
@@ -54,6 +54,8 @@ def encode_split(
     """Encoded inputs (N, C, H, W, T) of samples ``index`` of ``split`` ('train' or 'test')."""
     x = data.x_train if split == "train" else data.x_test
     d = recipe.data
+    if data.events is not None:  # event recordings (file paths), binned per batch
+        return bin_recordings(x[index], data.events, d.time_steps, d.bin_us, d.levels)
     return encode(x[index], d.encoder, data.max_value, d.levels, d.time_steps, index, seed)
 
 

@@ -191,10 +191,10 @@ def test_plot_and_stats_commands(biasnn_run, tmp_path, capsys) -> None:
         assert (tmp_path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     stats = json.loads((tmp_path / "plots" / "stats.json").read_text())
     graph = read_network(net)
-    mask = str(next(i for i in graph.populations if graph.layers[i].custom))
-    assert stats["samples"] == 40 and len(stats["eliminated"][mask]) == STEPS
+    mask = next(i for i in graph.populations if graph.layers[i].custom)
+    assert stats["samples"] == 40 and len(stats["eliminated"][graph.tag(mask)]) == STEPS
     fast = run_fast(graph, evaluation.test_inputs(graph, 40).x)
-    lif = [s for i, s in zip(graph.populations, fast.spikes, strict=True) if str(i) != mask]
+    lif = [s for i, s in zip(graph.populations, fast.spikes, strict=True) if i != mask]
     assert stats["lif_rate"] == pytest.approx(sum(s.sum() for s in lif) / sum(s.size for s in lif))
     capsys.readouterr()
     assert main(["biasnn-stats", net, "-n", "40"]) == 0

@@ -148,7 +148,7 @@ def test_weights_beyond_8_bits_are_refused():
     graph = small_graph()
     graph.layers[1].inputs[0].weight[0, 0, 0, 0] = 300  # a graph built in code, not validated
     (problem,) = map_network(graph, CHIP, ONE_CHIP, 8).violations
-    assert problem.startswith("layer 1 (population), input 0 from layer 0: weights span")
+    assert problem.startswith("layer 1 (population), input 0 from layer 0 (input): weights span")
     assert "300], beyond Loihi 2's 8-bit weight mantissa [-256, 255]" in problem
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -241,10 +242,10 @@ def test_frames_fixed_window():
     # [0, 200) in 2 bins of 100 us: t=100 and 199 fall in bin 1, t >= 200 is dropped
     expected = np.zeros((2, 2, 3, 2), np.int32)
     expected[1, 0, 0, 1] = 2
-    frames = to_frames(hand_events(), None, 2, window_us=200, t_start=0)
+    frames = to_frames(hand_events(), None, 2, bin_us=100, t_start=0)
     np.testing.assert_array_equal(frames, expected)
     # a larger frame than the sensor pads with zeros
-    big = to_frames(hand_events(), (4, 5), 2, window_us=200, t_start=0)
+    big = to_frames(hand_events(), (4, 5), 2, bin_us=100, t_start=0)
     assert big.shape == (2, 4, 5, 2) and big.sum() == 2 and big[1, 0, 0, 1] == 2
 
 
@@ -271,3 +272,31 @@ def test_frames_errors():
         to_frames(hand_events(), (1, 3), 4)
     with pytest.raises(LoihiSnnError, match="clip must be >= 1"):
         to_frames(hand_events(), None, 4, clip=0)
+
+
+def test_frames_of_events_out_of_time_order():
+    ev = hand_events()
+    order = np.array([5, 2, 0, 4, 1, 3])
+    shuffled = Events(ev.x[order], ev.y[order], ev.t[order], ev.p[order], ev.sensor_size)
+    np.testing.assert_array_equal(to_frames(shuffled, None, 4), to_frames(ev, None, 4))
+    late = to_frames(ev, None, 3, t_start=1000)  # every event before the bins
+    np.testing.assert_array_equal(late, np.zeros((2, 2, 3, 3), np.int32))
+
+
+def test_frames_refuse_counts_beyond_tonics_int16():
+    n = 2**15  # one more event than an int16 count holds, all in one pixel and bin
+    ev = Events(*(np.zeros(n, d) for d in (np.int32, np.int32, np.int64, np.uint8)), (1, 1))
+    with pytest.raises(LoihiSnnError, match="overflow tonic's int16 counts"):
+        to_frames(ev, None, 1)
+    assert to_frames(Events(ev.x[1:], ev.y[1:], ev.t[1:], ev.p[1:], (1, 1)), None, 1, clip=None)[
+        0, 0, 0, 0
+    ] == n - 1
+
+
+def test_without_tonic_one_line_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tonic", None)  # import tonic raises ImportError
+    monkeypatch.setitem(sys.modules, "tonic.io", None)
+    with pytest.raises(LoihiSnnError, match=r"needs tonic: .*pip install 'loihi_snn\[events\]'"):
+        read_nmnist(write(tmp_path / "a.bin", nmnist_event(1, 2, 1, 3)))
+    with pytest.raises(LoihiSnnError, match="needs tonic"):
+        to_frames(hand_events(), None, 2)

@@ -67,7 +67,7 @@ CASES = [  # (seed, edit, words the one error line holds)
     ("netx_conv", lambda f: _set(f, "layer/2/stride", np.array([0, 0])),
      ["layer 2 (conv)", "stride (0, 0) outside"]),
     ("graph", lambda f: _set(f, "layer/6/inputs/1/weight", np.zeros((10, 36))),
-     ["layer 6 (population), input 1", "all its dense weights from layer 5 are 0"]),
+     ["layer 6 (population), input 1", "all its dense weights from layer 5 (population) are 0"]),
     ("graph", lambda f: _set(f, "layer/2/inputs/0/source", 3), ["cycle", "2 -> 3 -> 2"]),
     ("netx_conv", _huge_dataset, ["/layer/1/weight holds 67,108,864 values"]),
     ("graph", lambda f: f.attrs.__setitem__("loihi_snn_format", "x"), ["loihi_snn_format"]),

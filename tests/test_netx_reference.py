@@ -21,35 +21,16 @@ FAST = {
     "mnist": "runs",
     "tinynet": "runs",
     "pilotnet_lif": "runs",
-    "pilotnet_sdnn": "refused",
-    "pilotnet_sdnn_square": "refused",
-    "ntidigits_head": "runs",
+    "pilotnet_sdnn": "runs",
+    "pilotnet_sdnn_square": "runs",
+    "ntidigits": "runs",
     "dense": "runs",
-    "complex_dense": "refused",
-    "tinynet_sdnn": "refused",
-    "tinynet_sigma": "refused",
+    "complex_dense": "runs",
+    "tinynet_sdnn": "runs",
+    "tinynet_sigma": "runs",
 }
 # the feature a refusal names, per case
-REFUSED_FOR = {
-    "pilotnet_sdnn": "SDNN",
-    "pilotnet_sdnn_square": "SDNN",
-    "complex_dense": "RF",
-    "tinynet_sdnn": "SDNN",
-    "tinynet_sigma": "SDNN",
-}
-
-
-# cases the toolkit's reader cannot read yet: they fail (strictly) until it can
-READER_GAPS = {"complex_dense": "the reader does not read a dense layer's complex (RF) weights"}
-
-
-def _params(names: list[str]) -> list:
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(raises=LoihiSnnError, strict=True,
-                                                   reason=READER_GAPS[name]))
-        if name in READER_GAPS else name
-        for name in names
-    ]
+REFUSED_FOR: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +52,7 @@ def test_the_support_table_names_every_case():
 
 
 @pytest.mark.lava
-@pytest.mark.parametrize("name", _params([c.name for c in reference.CASES if c.golden]))
+@pytest.mark.parametrize("name", [c.name for c in reference.CASES if c.golden])
 def test_lava_reproduces_the_golden_traces(lava_run, name):
     goldens = CASES[name].golden(lava_run(name).traces)
     assert goldens
@@ -81,7 +62,7 @@ def test_lava_reproduces_the_golden_traces(lava_run, name):
 
 
 @pytest.mark.lava
-@pytest.mark.parametrize("name", _params(list(FAST)))
+@pytest.mark.parametrize("name", list(FAST))
 def test_fast_backend_equals_lava_or_refuses_before_running(lava_run, name):
     from loihi_snn.backends.fast import FastRunner
 
@@ -110,20 +91,44 @@ def test_sigma_delta_outputs_are_graded_payloads(lava_run):
     np.testing.assert_array_equal(result.readout, result.outputs[-1][:, :, -1])
 
 
-@pytest.mark.parametrize("name", reference.WHOLE_FILES)
-def test_a_file_no_backend_can_run_is_refused_naming_layer_and_type(name):
-    with pytest.raises(LoihiSnnError, match=r"layer 5 is of type 'average'"):
-        read_network(reference.ASSETS / name)
+def test_an_average_last_layer_is_the_readout_over_groups_of_output_neurons():
+    """N-TIDIGITS ends in lava-dl's ``average`` block (11 classes over 242 neurons): the fast
+    backend's readout is the output layer's spike counts summed per group of 22 neurons."""
+    from loihi_snn.backends.fast import run_fast
+
+    path, inputs = CASES["ntidigits"].make(None)
+    graph = read_network(path)
+    assert graph.readout_groups == 11 and graph.layers[-1].neurons == 242
+    result = run_fast(graph, inputs, CASES["ntidigits"].steps)
+    counts = result.spikes[-1].sum(-1)
+    assert counts.sum() > 0
+    np.testing.assert_array_equal(result.readout, counts.reshape(1, 11, 22).sum(2))
+
+
+@pytest.mark.parametrize("where, message", [
+    ("middle", r"layer 2 is of type 'average'"),
+    ("uneven", r"layer 3 \(average\) makes 7 groups of the 12 neurons"),
+])
+def test_an_average_layer_the_toolkit_cannot_read_is_refused(tmp_path, where, message):
+    dense = {"type": "dense", "shape": [12], "weight": np.ones((12, 4)),
+             "neuron": {"type": "CUBA", "iDecay": 4096, "vDecay": 0, "vThMant": 10}}
+    average = {"type": "average", "shape": [7 if where == "uneven" else 3, 1, 1]}
+    second = {**dense, "weight": np.ones((12, 12))}
+    layers = [{"type": "input", "shape": [4]}, dense, average, second]
+    if where == "uneven":
+        layers = [*layers[:2], second, average]
+    path = reference._write_netx(tmp_path / "avg.net", layers)
+    with pytest.raises(LoihiSnnError, match=message):
+        read_network(path)
 
 
 @pytest.mark.lava
-def test_cli_sim_runs_a_sigma_delta_file_and_the_fast_backend_refuses_it(tmp_path, capsys):
+def test_cli_sim_runs_a_sigma_delta_file_on_both_backends(tmp_path, capsys):
     path, inputs = CASES["pilotnet_sdnn"].make(tmp_path)  # one sample of 9 steps
     np.save(tmp_path / "x.npy", inputs)
     args = ["sim", str(path), "--input", str(tmp_path / "x.npy"), "--steps", "9"]
     assert main(args) == 0
     assert "Lava Loihi2SimCfg fixed_pt: 1 samples" in capsys.readouterr().out
-    assert main([*args, "--backend", "fast"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("loihi-snn: error: ") and "SDNN" in err[-1], err
-    assert not any("Traceback" in line for line in err)
+    assert main([*args, "--backend", "fast"]) == 0
+    out, err = capsys.readouterr()
+    assert "1 samples" in out and "Traceback" not in err

@@ -79,7 +79,7 @@ def test_shipped_recipe_parses(path):
     assert isinstance(recipe, Recipe)
     assert recipe.name == path.stem
     assert recipe.layers and recipe.layers[-1].type == "dense"
-    assert recipe.data.dataset in ("digits", "fmnist")
+    assert recipe.data.dataset in ("digits", "fmnist", "nmnist")
     assert recipe.source == path.read_text()
 
 

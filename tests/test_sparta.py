@@ -132,7 +132,7 @@ def test_selection_and_synaptic_ops(run) -> None:
     dense = graph.layers[index + 1].inputs[0]
     fan = (dense.weight != 0).sum(0)
     events = (sel.y != 0).reshape(6, -1, 4).sum(-1)
-    key = f"layer {index + 1} (population) <- layer {index} (dense)"
+    key = f"layer {index + 1} (population) <- layer {index} (token_select) via dense"
     assert info["sops"][key] == pytest.approx(float((events * fan).sum()) / 6)
     assert all(v >= 0 for v in info["sops"].values()) and sum(info["sops"].values()) > 0
 

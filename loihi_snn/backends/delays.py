@@ -23,15 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir.graph import Projection
-from ..loihi.fixed_point import lif_run
+from ..loihi.fixed_point import lif_run, wrap_int32_array
 from .kernels import dense_weight, to_backend_order
 
 FLOAT64_EXACT = 2.0**53  # float64 holds every integer below this
 INT32_PRODUCT = 2**31  # Lava forms each weight * input product in int32
-
-
-def _wrap32(x: np.ndarray) -> np.ndarray:
-    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
 def _dot(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -44,7 +40,7 @@ def _dot(x: np.ndarray, w: np.ndarray) -> np.ndarray:
         return x.astype(np.int64) @ w
     total = np.zeros((len(x), w.shape[1]), np.int64)
     for j in range(w.shape[0]):  # graded payloads of 2^23 and more: products that wrap
-        total += _wrap32(x[:, j : j + 1].astype(np.int64) * w[j])
+        total += wrap_int32_array(x[:, j : j + 1].astype(np.int64) * w[j])
     return total
 
 
@@ -99,7 +95,7 @@ class DelayedDense:
             out[:, cols] += sums << self.exponent if self.exponent > 0 else sums >> -self.exponent
         if carry and self.reach:
             self.history = sequence[-self.reach :].copy()
-        return _wrap32(out).reshape(n, steps, self.neurons)
+        return wrap_int32_array(out).reshape(n, steps, self.neurons)
 
 
 def prewindow(

@@ -30,7 +30,7 @@ def prepare_run(graph: Graph, inputs: np.ndarray, time_steps: int | None) -> tup
         raise LoihiSnnError("the inputs hold NaN or infinite values")
     if inputs.ndim < 2 or not len(inputs):
         raise LoihiSnnError(f"no input samples (inputs of shape {inputs.shape})")
-    sample_shape = inputs.shape[1:] if graph.input_neuron else inputs.shape[1:-1]
+    sample_shape = inputs.shape[1:] if graph.bias_input else inputs.shape[1:-1]
     if tuple(sample_shape) != tuple(graph.input_shape):
         flat_ok = graph.origin == "netx" and math.prod(sample_shape) == math.prod(graph.input_shape)
         if not flat_ok:
@@ -38,9 +38,9 @@ def prepare_run(graph: Graph, inputs: np.ndarray, time_steps: int | None) -> tup
                 f"input samples have shape {tuple(sample_shape)} but {name} expects "
                 f"{graph.input_shape}"
             )
-        tail = () if graph.input_neuron else inputs.shape[-1:]
+        tail = () if graph.bias_input else inputs.shape[-1:]
         inputs = inputs.reshape(len(inputs), *graph.input_shape, *tail)
-    if not graph.input_neuron and inputs.shape[-1] != steps:
+    if not graph.bias_input and inputs.shape[-1] != steps:
         raise LoihiSnnError(f"inputs have {inputs.shape[-1]} time steps, the network {steps}")
     return inputs, steps
 

@@ -22,7 +22,6 @@ per-sample windows every backend returns.
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from ..ir.hdf5 import read_network
 from .inputs import prepare_run
 from .lava_graph import run_lava_graph
 from .lava_stream import cut_windows, pad_steps, run_config, stream, to_lava
-from .result import SimResult, class_readout
+from .result import SimResult, class_readout, group_readout
 
 GRADED_BITS = (8, 16, 24)  # message bits a graded input may be sent with
 
@@ -53,8 +52,8 @@ def run_lava(
     inputs: for a network whose first synapses (or sigma-delta input neurons) take the input,
     integer spikes or graded payloads (n, C, H, W, T) or (n, features, T); for one with LIF input
     neurons (lava-dl's mnist.net, PilotNet-LIF), their integer bias per sample (n, *shape).
-    record_states adds every LIF layer's u and v (None for other neurons; the graded outputs of
-    custom layers), streamed to the host every step.
+    record_states adds every LIF layer's u and v (an RF layer's real and imaginary parts; None for
+    other neurons; the graded outputs of custom layers), streamed to the host every step.
     """
     graph = graph if isinstance(graph, Graph) else read_network(graph)
     if graph.origin == "netx":
@@ -69,10 +68,11 @@ class NetxTraces:
 
     outputs: netx layer k -> what it sent at every step (neurons in C, H, W order, total steps),
     int64 spikes 0/1 or graded payloads; states: (k, "u" | "v" | "sigma") -> the state of a LIF
-    or a sigma-delta layer, same layout.
+    or a sigma-delta layer (an RF layer's real and imaginary parts as u and v), same layout.
     graded: per netx layer, whether it sends graded payloads; sigma_output: the output layer is a
-    ``Sigma`` (it sends its running sum, not changes). Layer k's window for sample j starts at
-    global step j * steps + k + lag.
+    ``Sigma`` (it sends its running sum, not changes); readout_groups as
+    :attr:`Graph.readout_groups`. Layer k's window for sample j starts at global step
+    j * steps + k + lag.
     """
 
     outputs: dict[int, np.ndarray]
@@ -80,6 +80,7 @@ class NetxTraces:
     graded: list[bool]
     sigma_output: bool
     voltage_readout: bool
+    readout_groups: int | None
     record_states: bool
     samples: int
     steps: int
@@ -92,7 +93,8 @@ class NetxTraces:
 
     def result(self) -> SimResult:
         """The per-sample windows of every recorded layer: spikes 0/1 (for a graded layer: where
-        it sent a payload), the payloads of graded layers in ``outputs``, u and v of LIF layers."""
+        it sent a payload), the payloads of graded layers in ``outputs``, u and v of LIF and RF
+        layers."""
         layers = sorted(self.outputs)
         last = len(self.graded) - 1
         spikes = [(self.window(k, self.outputs[k]) != 0).astype(np.int8) for k in layers]
@@ -100,10 +102,10 @@ class NetxTraces:
         if any(self.graded[k] for k in layers):
             outputs = [self.window(k, self.outputs[k]) if self.graded[k] else None for k in layers]
         if self.graded[last] and not self.voltage_readout:
-            readout = self._decoded(last)
+            readout = group_readout(self._decoded(last), self.readout_groups)
         else:
             v_last = self.window(last, self.states[last, "v"]) if self.voltage_readout else None
-            readout = class_readout(spikes[-1], v_last, self.voltage_readout)
+            readout = class_readout(spikes[-1], v_last, self.voltage_readout, self.readout_groups)
         result = SimResult(spikes, readout, self.voltage_readout, self.seconds, outputs=outputs)
         if self.record_states:
             result.u, result.v = ([
@@ -153,17 +155,17 @@ def netx_traces(
                 f"{info.name}: lava-dl's netx cannot build it ({type(err).__name__}: {err})"
             ) from None
     layers = network.layers
-    bias_driven = info.input_neuron and hasattr(network.in_layer.neuron, "bias_mant")
-    inputs, steps = prepare_run(info if bias_driven else _streamed(info), raw, time_steps)
+    bias_driven = info.bias_input
+    inputs, steps = prepare_run(info, raw, time_steps)
     n = len(inputs)
     last = len(layers) - 1
     total = n * steps + last + lag
     outputs = {k: layer.out for k, layer in enumerate(layers) if record_all or k == last}
     states = {
-        (k, var): getattr(layer.neuron, var)
+        (k, var): getattr(layer.neuron, name)
         for k, layer in enumerate(layers)
         if k in outputs
-        for var in _state_vars(layer.neuron)
+        for var, name in _state_vars(layer.neuron).items()
         if record_states or (var == "v" and k == last and info.voltage_readout)
     }
     next_sample = None
@@ -195,6 +197,7 @@ def netx_traces(
         graded=[layer.output_message_bits > 0 for layer in layers],
         sigma_output=isinstance(layers[-1].neuron, Sigma),
         voltage_readout=info.voltage_readout,
+        readout_groups=info.readout_groups,
         record_states=record_states,
         samples=n,
         steps=steps,
@@ -203,21 +206,18 @@ def netx_traces(
     )
 
 
-def _state_vars(neuron) -> tuple[str, ...]:
-    """The state Vars a run records of a neuron process: u and v of a LIF, sigma (the summed
-    input) of a Sigma or SigmaDelta; none of a Delta or an RF."""
+def _state_vars(neuron) -> dict[str, str]:
+    """The state Vars a run records of a neuron process, as the name it is recorded under ->
+    the Var: u and v of a LIF, an RF's real and imaginary parts as u and v, sigma (the summed
+    input) of a Sigma or SigmaDelta; none of a Delta."""
+    from lava.proc.rf.process import RF
     from lava.proc.sdn.process import Sigma, SigmaDelta
 
     if hasattr(neuron, "u"):
-        return ("u", "v")
-    return ("sigma",) if isinstance(neuron, (Sigma, SigmaDelta)) else ()
-
-
-def _streamed(info: Graph) -> Graph:
-    """The network as :func:`prepare_run` sees one whose input neurons take a value per step
-    (sigma-delta): like a network whose first synapses take the input."""
-    first = dataclasses.replace(info.layers[0], neuron=None)
-    return dataclasses.replace(info, layers=[first, *info.layers[1:]])
+        return {"u": "u", "v": "v"}
+    if isinstance(neuron, RF):  # RF_IZ too
+        return {"u": "real", "v": "imag"}
+    return {"sigma": "sigma"} if isinstance(neuron, (Sigma, SigmaDelta)) else {}
 
 
 def _message_bits(x: np.ndarray) -> int:

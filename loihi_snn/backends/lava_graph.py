@@ -217,7 +217,7 @@ def run_lava_graph(
 
     spikes = [windows(i, spikes_buf[i]).astype(np.int8) for i in keep]
     v_last = windows(last, state_buf[last, "v"]) if graph.voltage_readout else None
-    readout = class_readout(spikes[-1], v_last, graph.voltage_readout)
+    readout = class_readout(spikes[-1], v_last, graph.voltage_readout, graph.readout_groups)
     result = SimResult(spikes, readout, graph.voltage_readout, seconds)
     if record_states:  # custom layers record no u, v
         result.u, result.v = ([

@@ -37,10 +37,20 @@ class SimResult:
 Traces = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]  # spikes, u, v of one layer
 
 
-def class_readout(spikes: np.ndarray, v: np.ndarray | None, voltage: bool) -> np.ndarray:
-    """(n, classes) int64 from the output layer's traces (n, classes, T): its voltage at the
-    last step for a non-spiking readout (``voltage``), else its spike counts."""
-    return (v[:, :, -1] if voltage else spikes.sum(-1)).astype(np.int64)
+def class_readout(
+    spikes: np.ndarray, v: np.ndarray | None, voltage: bool, groups: int | None = None
+) -> np.ndarray:
+    """(n, classes) int64 from the output layer's traces (n, neurons, T): its voltage at the
+    last step for a non-spiking readout (``voltage``), else its spike counts; with ``groups``
+    (:attr:`Graph.readout_groups`), summed over each group of consecutive neurons."""
+    scores = (v[:, :, -1] if voltage else spikes.sum(-1)).astype(np.int64)
+    return group_readout(scores, groups)
+
+
+def group_readout(scores: np.ndarray, groups: int | None) -> np.ndarray:
+    """(n, neurons) scores summed over ``groups`` groups of consecutive neurons (their means
+    times the group size: the same order), or as they are for None."""
+    return scores if groups is None else scores.reshape(len(scores), groups, -1).sum(2)
 
 
 def stack_batches(

@@ -2,6 +2,7 @@
 
 from .datasets import FASHION_MNIST_DIR, Dataset, load_dataset
 from .encoders import encode, input_levels
+from .event_folders import EVENT_FORMATS, EventFormat, bin_recordings
 from .events import Events, read_aedat, read_nmnist, to_frames
 from .idx import read_idx
 
@@ -16,4 +17,7 @@ __all__ = [
     "read_nmnist",
     "read_aedat",
     "to_frames",
+    "EVENT_FORMATS",
+    "EventFormat",
+    "bin_recordings",
 ]

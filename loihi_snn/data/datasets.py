@@ -1,4 +1,5 @@
-"""The embedded digits set and Fashion-MNIST from local IDX files, with fixed splits."""
+"""The embedded digits set, Fashion-MNIST from local IDX files and event-camera recordings in
+class folders (N-MNIST, DVS128), with fixed splits."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LoihiSnnError
+from .event_folders import EVENT_FORMATS, EventFormat, scan_event_folder
 from .idx import read_idx
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -27,7 +29,10 @@ FASHION_MNIST_CLASSES = (
 
 @dataclass
 class Dataset:
-    """Images as raw unsigned integers (N, C, H, W) with pixel values 0..``max_value``."""
+    """Images as raw unsigned integers (N, C, H, W) with pixel values 0..``max_value``; with
+    ``events`` set, recordings as file paths (N,) that
+    :func:`~loihi_snn.data.event_folders.bin_recordings` turns into (N, 2, H, W, T) event counts
+    (at most ``max_value``) when they are fed."""
 
     name: str
     x_train: np.ndarray
@@ -36,9 +41,12 @@ class Dataset:
     y_test: np.ndarray
     max_value: int
     classes: tuple[str, ...]
+    events: EventFormat | None = None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
+        if self.events is not None:
+            return (2, *self.events.sensor_size)
         return tuple(self.x_train.shape[1:])
 
 
@@ -102,10 +110,23 @@ def load_fashion_mnist(directory: str | Path = "") -> Dataset:
     )
 
 
+def load_event_dataset(name: str, directory: str | Path) -> Dataset:
+    """An event-camera dataset (a key of ``EVENT_FORMATS``) from its class folders in
+    ``directory``; counts per bin are at most 255 (8-bit graded input)."""
+    fmt = EVENT_FORMATS[name]
+    folder = scan_event_folder(directory, fmt)
+    return Dataset(
+        name, folder.x_train, folder.y_train, folder.x_test, folder.y_test, 255, folder.classes, fmt
+    )
+
+
 def load_dataset(name: str, path: str = "", test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """Load ``digits`` or ``fmnist`` (from ``path`` or the Debian package's folder)."""
+    """Load ``digits``, ``fmnist`` (from ``path`` or the Debian package's folder) or an event
+    dataset, ``nmnist`` or ``dvs128`` (class folders in ``path``)."""
     if name == "digits":
         return load_digits_dataset(test_fraction, seed)
     if name == "fmnist":
         return load_fashion_mnist(path)
-    raise LoihiSnnError(f"unknown dataset '{name}': use digits or fmnist")
+    if name in EVENT_FORMATS:
+        return load_event_dataset(name, path)
+    raise LoihiSnnError(f"unknown dataset '{name}': use digits, fmnist, {', '.join(EVENT_FORMATS)}")

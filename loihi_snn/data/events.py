@@ -4,13 +4,21 @@ Readers return :class:`Events` (x, y in pixels with (0, 0) the top-left pixel, t
 p = 1 for ON / brightness increase and 0 for OFF); :func:`to_frames` bins them into the integer
 (C, H, W, T) input the models take, channel 0 = OFF and 1 = ON.
 
+N-MNIST files are decoded and events binned by ``tonic`` (``tonic.io.read_mnist_file``,
+``tonic.transforms.ToFrame``; the ``events`` extra): this module adds the checks that turn a bad
+file into one clear error. AEDAT stays the toolkit's own reader, because tonic 1.7's is not one
+for these files: its DVS128 decoder takes address bits 8-14 as x and 1-7 as y with no flip (jAER
+and libcaer read bits 1-7 as x), keeps the raw polarity and the sync events, and its AEDAT 3.x
+path reads every packet as 8-byte polarity events whatever its type, ignoring the valid bit and
+the packet's timestamp overflow.
+
 Format sources checked:
 
 - N-MNIST / N-Caltech101 (Orchard et al. 2015): Read_Ndataset.m (x, y, p, 23-bit timestamp per
   5 bytes) and the Python readers that add the timestamp-overflow markers (y == 240 adds 2^13 us to
   all later events): ``tonic.io.read_mnist_file``, adapted from ``read_dataset`` in
   gorchard/event-Python eventvision.py (which also asks for x == 305, a value one byte cannot
-  hold, so only y is tested here, as in tonic).
+  hold, so only y is tested, as in tonic).
 - AEDAT 2.0 and 3.1: iniVation's file-format pages (docs.inivation.com, "AEDAT 2.0", "AEDAT 3.1"),
   libcaer's ``events/common.h`` and ``events/polarity.h`` (28-byte packet header, polarity bits),
   jAER's ``DVS128.Extractor`` and libcaer's ``src/dvs128.c`` (DVS128 address translation).
@@ -18,8 +26,10 @@ Format sources checked:
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -28,8 +38,8 @@ from ..errors import LoihiSnnError
 NMNIST_SIZE = (34, 34)
 DVS128_SIZE = (128, 128)
 
-_NMNIST_OVERFLOW_Y = 240
-_NMNIST_OVERFLOW_US = 2**13
+_XYTP = np.dtype([("x", np.int32), ("y", np.int32), ("t", np.int64), ("p", np.uint8)])
+_TONIC_FRAME_MAX = np.iinfo(np.int16).max  # tonic's ToFrame counts in int16
 
 _AEDAT_VERSION_TAG = b"#!AER-DAT"
 _AEDAT3_END_HEADER = b"#!END-HEADER"
@@ -97,28 +107,37 @@ def _events(
     )
 
 
+def _tonic() -> ModuleType:
+    """tonic's readers and transforms, or one line saying how to install them."""
+    try:
+        import tonic.io
+        import tonic.transforms
+    except ImportError:
+        raise LoihiSnnError(
+            "reading N-MNIST files and binning events needs tonic: install the toolkit's events "
+            "extra (pip install 'loihi_snn[events]', tonic 1.7)"
+        ) from None
+    return tonic
+
+
 def read_nmnist(path: str | Path, sensor_size: tuple[int, int] = NMNIST_SIZE) -> Events:
-    """Read an N-MNIST or N-Caltech101 ``.bin`` file (Orchard et al. 2015).
+    """Read an N-MNIST or N-Caltech101 ``.bin`` file (Orchard et al. 2015) with tonic.
 
     Each event is 5 bytes: x, y, then a 24-bit big-endian word whose bit 23 is the polarity
     (1 = ON) and bits 0-22 the timestamp in microseconds. An event with y == 240 is a timestamp
-    overflow marker: it is dropped and adds 2^13 us to every later event, as in the reference
-    Python readers. ``sensor_size`` is (H, W): 34x34 for N-MNIST; N-Caltech101 samples vary in
-    size, so pass one that covers them (the ATIS array is 240x304).
+    overflow marker: it is dropped and adds 2^13 us to every later event. ``sensor_size`` is
+    (H, W): 34x34 for N-MNIST; N-Caltech101 samples vary in size, so pass one that covers them
+    (the ATIS array is 240x304).
     """
     path = Path(path)
-    raw = np.frombuffer(_read_bytes(path, "N-MNIST"), np.uint8)
-    if raw.size % 5:
+    data = _read_bytes(path, "N-MNIST")
+    if len(data) % 5:
         raise LoihiSnnError(
-            f"{path} is truncated or not an N-MNIST/N-Caltech101 file: {raw.size} bytes is not a "
+            f"{path} is truncated or not an N-MNIST/N-Caltech101 file: {len(data)} bytes is not a "
             f"multiple of 5 (one event = 5 bytes); extract the file from the dataset archive again"
         )
-    ev = raw.reshape(-1, 5).astype(np.int64)
-    t = ((ev[:, 2] & 0x7F) << 16) | (ev[:, 3] << 8) | ev[:, 4]
-    overflow = ev[:, 1] == _NMNIST_OVERFLOW_Y
-    t += np.cumsum(overflow) * _NMNIST_OVERFLOW_US
-    keep = ~overflow
-    return _events(path, ev[keep, 0], ev[keep, 1], t[keep], ev[keep, 2] >> 7, sensor_size)
+    ev = _tonic().io.read_mnist_file(io.BytesIO(data), _XYTP, is_stream=True)
+    return _events(path, ev["x"], ev["y"], ev["t"], ev["p"], sensor_size)
 
 
 def _aedat2_dvs128(path: Path, data: bytes, sensor_size: tuple[int, int]) -> Events:
@@ -242,24 +261,25 @@ def to_frames(
     sensor_size: tuple[int, int] | None,
     time_steps: int,
     *,
-    window_us: int | None = None,
+    bin_us: int | None = None,
     t_start: int | None = None,
     clip: int | None = 255,
 ) -> np.ndarray:
     """Count events per polarity, pixel and time bin: int32 array (2, H, W, T), slayer's layout.
 
-    Channel 0 counts OFF events, channel 1 ON events. Binning covers [start, start + length) with
-    start = ``t_start`` (default: the first event's t) and length = ``window_us`` (default: the
-    sample's duration, last event t - start + 1, so T equal bins over the sample); an event at t
-    falls in bin (t - start) * T // length, and events outside the interval are dropped. A fixed
-    ``window_us`` gives every sample the same time scale (N-MNIST samples last about 300 ms).
-    ``clip`` caps the counts (default 255: graded input is 8 bit; 1 gives binary spikes; None
-    keeps raw counts). ``sensor_size`` (H, W) defaults to ``events.sensor_size``.
+    Channel 0 counts OFF events, channel 1 ON events. The T bins of ``bin_us`` microseconds each
+    start at ``t_start`` (default: the first event's t): bin i holds the events with
+    start + i w <= t < start + (i + 1) w, and events outside the T bins are dropped. Without
+    ``bin_us`` the width is ceil((last t - start + 1) / T), so the T bins cover the whole
+    sample; a fixed ``bin_us`` gives every sample the same time scale (N-MNIST samples last
+    about 300 ms). Binned by tonic's ``ToFrame``. ``clip`` caps the counts (default 255: graded
+    input is 8 bit; 1 gives binary spikes; None keeps raw counts, at most 32767: tonic counts in
+    int16). ``sensor_size`` (H, W) defaults to ``events.sensor_size``.
     """
     h, w = events.sensor_size if sensor_size is None else sensor_size
-    if time_steps < 1 or (window_us is not None and window_us < 1):
+    if time_steps < 1 or (bin_us is not None and bin_us < 1):
         raise LoihiSnnError(
-            f"to_frames needs time_steps >= 1 and window_us >= 1 (got {time_steps}, {window_us})"
+            f"to_frames needs time_steps >= 1 and bin_us >= 1 (got {time_steps}, {bin_us})"
         )
     if clip is not None and clip < 1:
         raise LoihiSnnError(f"to_frames: clip must be >= 1 or None (got {clip})")
@@ -272,9 +292,20 @@ def to_frames(
             f"{h}x{w} (HxW): pass a sensor_size that covers the recording"
         )
     start = int(events.t.min()) if t_start is None else t_start
-    length = int(events.t.max()) - start + 1 if window_us is None else window_us
-    dt = events.t - start
-    inside = (dt >= 0) & (dt < length)
-    step = dt[inside] * time_steps // length
-    np.add.at(frames, (events.p[inside], events.y[inside], events.x[inside], step), 1)
+    width = bin_us or max(1, -(-(int(events.t.max()) - start + 1) // time_steps))
+    order = np.argsort(events.t, kind="stable")  # ToFrame slices a time-sorted stream
+    xytp = np.empty(len(order), _XYTP)
+    for name in _XYTP.names:
+        xytp[name] = getattr(events, name)[order]
+    end = start + time_steps * width
+    binned = _tonic().transforms.ToFrame(
+        sensor_size=(w, h, 2), time_window=width, start_time=start, end_time=end
+    )(xytp)  # (T, 2, H, W) int16
+    inside = int(np.count_nonzero((events.t >= start) & (events.t < end)))
+    if int(binned.sum(dtype=np.int64)) != inside:
+        raise LoihiSnnError(
+            f"more than {_TONIC_FRAME_MAX} events in one pixel and bin of {width} us overflow "
+            f"tonic's int16 counts: use shorter bins (bin_us)"
+        )
+    frames[...] = binned.transpose(1, 2, 3, 0)
     return frames if clip is None else np.minimum(frames, clip)

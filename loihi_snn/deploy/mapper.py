@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import LoihiSnnError
-from ..ir.graph import Graph, Layer, Projection, layer_type
+from ..ir.graph import Graph, Layer, Neuron, Projection, SigmaDelta, layer_type
 from .chip import Board, Chip
 
 NEUROCORES, EMBEDDED, HOST = "neurocores", "embedded CPU", "host"
@@ -45,6 +45,8 @@ CPU_MODELS = (
 
 def placement(layer: Layer) -> tuple[str, str]:
     """(where the layer must run, why)."""
+    if isinstance(layer.neuron, SigmaDelta):  # Loihi 2 runs netx's SDNN neurons on neurocores
+        return NEUROCORES, f"sigma-delta neurons ({layer.neuron.role.replace('_', '-')})"
     if layer.kind == "input":
         if layer.neuron is not None:
             return NEUROCORES, "input neurons driven through their bias (netx's input layer)"
@@ -59,9 +61,12 @@ def placement(layer: Layer) -> tuple[str, str]:
 
 @dataclass
 class LayerMap:
-    """One layer's placement and, on neurocores, its fullest core (counts per core)."""
+    """One layer's placement and, on neurocores, its fullest core (counts per core). ``index``:
+    its position in the graph; ``name`` and ``label``: :meth:`Graph.tag` (tables) and
+    :meth:`Graph.label` (sentences), both with its number in the file."""
 
     index: int
+    name: str
     label: str
     kind: str
     neurons: int
@@ -140,7 +145,8 @@ def _split(graph: Graph, i: int, chip: Chip, cores_of: dict[int, int]) -> LayerM
     n_core = math.ceil(n / k)
     synapses = _synapses(n_core, k, dense_in, kernel, channels, budget)
     return LayerMap(
-        i, graph.label(i), "", n, NEUROCORES, "", k, n_core, synapses, axons_in, 0, bound
+        i, graph.tag(i), graph.label(i), "", n, NEUROCORES, "", k, n_core, synapses, axons_in, 0,
+        bound,
     )
 
 
@@ -150,7 +156,7 @@ def check_ranges(graph: Graph, chip: Chip, steps: int | None) -> list[str]:
     problems = []
     for i, layer in enumerate(graph.layers):
         for k, p in enumerate(layer.inputs):
-            where = f"{graph.label(i)}, input {k} from layer {p.source}"
+            where = f"{graph.label(i)}, input {k} from {graph.label(p.source)}"
             w = np.asarray(p.weight)
             if w.size and (w.min() < chip.weight_min or w.max() > chip.weight_max):
                 problems.append(
@@ -158,12 +164,13 @@ def check_ranges(graph: Graph, chip: Chip, steps: int | None) -> list[str]:
                     f"8-bit weight mantissa [{chip.weight_min}, {chip.weight_max}]: quantise to "
                     f"8 bits before exporting"
                 )
+    resets = any(isinstance(layer.neuron, Neuron) for layer in graph.layers)  # netx's LIFReset
     if steps is None:
+        what = "every layer's reset interval" if resets else "the time per inference"
         problems.append(
-            "every layer's reset interval: the file stores no time steps per sample, so the "
-            "reset interval is unknown: give --steps"
+            f"{what}: the file stores no time steps per sample, so it is unknown: give --steps"
         )
-    elif chip.reset_power_of_two and steps & (steps - 1):
+    elif resets and chip.reset_power_of_two and steps & (steps - 1):
         padded = 1 << steps.bit_length()
         problems.append(
             f"every layer's reset interval (netx's LIFReset): {steps} steps per sample is not a "
@@ -238,7 +245,6 @@ def map_network(graph: Graph, chip: Chip, board: Board, steps: int | None) -> Ma
     """Place every layer with neurons (and a host input) of ``graph`` on ``board``; the
     violations name the layer and the limit."""
     problems = check_ranges(graph, chip, steps)
-    kinds = dict(zip(graph.populations, graph.layer_kinds, strict=True))
     maps: dict[int, LayerMap] = {}
     cores_of: dict[int, int] = {}
     for i in graph.order:
@@ -260,8 +266,8 @@ def map_network(graph: Graph, chip: Chip, board: Board, steps: int | None) -> Ma
                     f"{chip.name}'s {chip.axons_in_per_core:,} per core (assumption)"
                 )
         else:
-            m = LayerMap(i, graph.label(i), "", layer.neurons, where, why)
-        m.kind = kinds.get(i, layer.kind)
+            m = LayerMap(i, graph.tag(i), graph.label(i), "", layer.neurons, where, why)
+        m.kind = graph.kind_name(i)
         m.reason = why
         maps[i] = m
         cores_of[i] = m.cores

@@ -1,9 +1,10 @@
 """The deploy report: a per-layer table for the terminal and the same as JSON (written atomically).
 
-Per layer: where it runs and why, cores, the fullest core's neurons, synapses (one 8-bit weight
-each) and input / output axons, the budget that set its cores, and its energy per inference under
-the Loihi 1 and the calibrated Loihi 2 models (uJ; n/p: not priced). Then the totals, every
-violation, the estimate per inference and the chip entries used, each with how sure it is.
+Per layer (named by its number in the file and its kind, e.g. ``2:conv``): where it runs and
+why, cores, the fullest core's neurons, synapses (one 8-bit weight each) and input / output axons,
+the budget that set its cores, and its energy per inference under the Loihi 1 and the calibrated
+Loihi 2 models (uJ; n/p: not priced). Then the totals, every violation, the estimate per inference
+and the chip entries used, each with how sure it is.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def build_report(mapping: Mapping, est: Estimate | None, note: str = "") -> dict
     layers = []
     for m in mapping.layers:
         row = asdict(m)
+        del row["index"]  # the graph's position, not the file's number (in name and label)
         e = energy.get(m.index)
         row["energy_uj"] = {
             "loihi": None if e is None or e.loihi_pj is None else e.loihi_pj / 1e6,
@@ -74,20 +76,19 @@ def _uj(value: float | None) -> str:
 def format_report(report: dict) -> str:
     """The report as terminal lines."""
     board = report["board"]
-    lw = max(12, *(len(row["label"]) for row in report["layers"]))
-    kw = max(6, *(len(row["kind"]) for row in report["layers"]))
+    lw = max(12, *(len(row["name"]) for row in report["layers"]))
     lines = [
         f"{Path(report['network']).name} on {report['chip']}, board {board['name']} "
         f"({board['chips']} chip(s), {board['neurocores']:,} neurocores), reset interval "
         f"{report['reset_interval']} steps",
-        f"{'layer':<{lw}} {'kind':<{kw}} {'neurons':>8} {'runs on':<12} {'cores':>5} "
+        f"{'layer':<{lw}} {'neurons':>8} {'runs on':<12} {'cores':>5} "
         f"{'neur/core':>9} {'syn/core':>9} {'axons in':>8} {'axons out':>9} {'bound':<9} "
         f"{'Loihi uJ':>9} {'Loihi 2 uJ':>10}",
     ]
     for row in report["layers"]:
         e = row["energy_uj"]
         lines.append(
-            f"{row['label']:<{lw}} {row['kind']:<{kw}} {row['neurons']:>8,} "
+            f"{row['name']:<{lw}} {row['neurons']:>8,} "
             f"{row['placement']:<12} {row['cores']:>5} {row['neurons_per_core']:>9,} "
             f"{row['synapses_per_core']:>9,} {row['axons_in']:>8,} {row['axons_out']:>9,} "
             f"{row['bound']:<9} {_uj(e['loihi']):>9} {_uj(e['loihi2']):>10}"

@@ -23,7 +23,9 @@ Per layer, summed over its projections, samples and steps (counts, dimensionless
 update of a neuron at step t is active when it changes the neuron's state, i.e. its current u or
 voltage v after step t differs from its value after step t-1 (both are 0 before step 0, as netx
 resets every sample), or when the neuron spikes at t. A neuron at rest (u = v = 0) without input,
-or one whose decays leave its state unchanged, makes an inactive update. The states u and v are
+or one whose decays leave its state unchanged, makes an inactive update. An RF layer's u and v
+are its real and imaginary parts (never reset: a sample's first update counts as active unless its
+state is 0); a sigma-delta layer's updates all count as active. The states u and v are
 the ones the simulation backend recorded itself (``record_states=True``: ``SimResult.u``/``v``);
 nothing here recomputes neuron dynamics (Lava's integer arithmetic lives only in the backends).
 """
@@ -36,7 +38,7 @@ import numpy as np
 
 from ..backends.result import SimResult
 from ..errors import LoihiSnnError
-from ..ir.graph import Graph, layer_type
+from ..ir.graph import Graph, Resonator, SigmaDelta, layer_type
 from ..mechanisms.alif_mask.paper import LIF, NeuronOps
 from .geometry import synapses
 
@@ -152,7 +154,7 @@ def _signals(graph: Graph, inputs: np.ndarray, result: SimResult) -> dict[int, n
         if graph.graded(i) and out is None:
             raise LoihiSnnError(f"{graph.label(i)}: the run did not record its graded output")
         signals[i] = spikes if out is None else out
-        if graph.layers[i].custom:
+        if graph.layers[i].custom or isinstance(graph.layers[i].neuron, SigmaDelta):
             continue
         for name, states in (("u", result.u), ("v", result.v)):
             if states[k] is None or states[k].shape != spikes.shape:
@@ -183,8 +185,8 @@ def count_network(
     if graded_input is None:
         graded_input = bool(((inputs != 0) & (inputs != 1)).any())
     graded_of = {i: graph.graded(i) for i in graph.populations}
-    graded_of[0] = graded_input and not graph.input_neuron
-    kinds = graph.layer_kinds
+    if not graph.input_neuron:
+        graded_of[0] = graded_input
     layers, projections = [], {}
     for k, (i, syns) in enumerate(synapses(graph).items()):
         layer = graph.layers[i]
@@ -196,8 +198,8 @@ def count_network(
             x = signals[syn.source]
             if x.shape[1] != syn.inputs:
                 raise LoihiSnnError(
-                    f"{graph.label(i)}: its input from layer {syn.source} has {x.shape[1]} values, "
-                    f"not {syn.inputs}"
+                    f"{graph.label(i)}: its input from {graph.label(syn.source)} has {x.shape[1]} "
+                    f"values, not {syn.inputs}"
                 )
             fanout = syn.fanout()
             e, step_ops = _events(fanout, x)
@@ -213,12 +215,12 @@ def count_network(
             flops += syn.flops()
             fan_total += int(fanout.sum())
             inputs_total += syn.inputs
-            name = f"{graph.label(i)} <- layer {syn.source} ({syn.kind})"
+            name = f"{graph.label(i)} <- {graph.label(syn.source)} via {syn.kind}"
             projections[name] = projections.get(name, 0.0) + total / n
         counts = LayerCounts(
             index=i,
-            label=f"{i if layer.file_index is None else layer.file_index}:{kinds[k]}",
-            kind=kinds[k],
+            label=graph.tag(i),
+            kind=graph.kind_name(i),
             neurons=layer.neurons,
             inputs=inputs_total,
             samples=n,
@@ -237,9 +239,14 @@ def count_network(
         )
         if layer.custom:
             _price_custom(counts, graph, i, steps)
+        elif isinstance(layer.neuron, SigmaDelta):  # no u and v: every update counts as active
+            counts.active_updates = counts.neuron_updates
+            counts.note = "sigma-delta neurons: every update counted active (no u, v recorded)"
         else:
             counts.active_updates = int(active_mask(result.u[k], result.v[k], spikes).sum())
-            if ops is not None:
+            if isinstance(layer.neuron, Resonator):  # its u and v: its real and imaginary parts
+                counts.note = "RF neurons: active from their real and imaginary parts; no op model"
+            elif ops is not None:
                 counts.neuron_mults = ops.mults_per_neuron * counts.neuron_updates
                 counts.neuron_adds = ops.adds_per_neuron * counts.neuron_updates
         layers.append(counts)

@@ -184,7 +184,7 @@ def format_report(report: dict) -> str:
             )
     for row in report["layers"]:
         if row["note"]:
-            lines.append(f"layer {row['layer']}: {row['note']}")
+            lines.append(f"{row['layer']}: {row['note']}")
     nb = totals["neurobench"]
     lines.append(
         f"NeuroBench per sample: effective ACs {_num(nb['effective_acs'])}, effective MACs "
@@ -247,7 +247,7 @@ def _bars(ax, labels: list[str], series: list[tuple[str, list[float]]], ylabel: 
         xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(labels))]
         ax.bar(xs, values, width, label=name)
     ax.set_xticks(range(len(labels)), labels)
-    ax.set_xlabel("layer (file index:type)")
+    ax.set_xlabel("layer (number in the file:kind)")
     ax.set_ylabel(ylabel)
     if any(v > 0 for _, values in series for v in values):
         ax.set_yscale("log")

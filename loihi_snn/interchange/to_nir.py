@@ -36,7 +36,7 @@ import numpy as np
 from .. import __version__
 from ..errors import LoihiSnnError
 from ..fileio import atomic_path
-from ..ir.graph import Graph, Layer, Projection
+from ..ir.graph import Graph, Layer, Projection, Resonator, SigmaDelta
 from ..ir.hdf5 import read_network
 from ..loihi.limits import DECAY_UNIT, NETX_FALLBACK_VTH
 
@@ -109,7 +109,7 @@ def _neuron(layer: Layer, dt: float, v_bias: np.ndarray) -> nir.NIRNode:
 
 def _refuse(graph: Graph) -> None:
     """What NIR cannot express, one LoihiSnnError naming the layer."""
-    if graph.input_neuron:
+    if graph.bias_input:
         raise LoihiSnnError(
             f"{graph.name}: {graph.label(0)} has neurons driven through their bias per sample "
             f"(a lava-dl netx input layer): NIR's Input node feeds data to the first synapses, "
@@ -122,7 +122,9 @@ def _refuse(graph: Graph) -> None:
                 f"(NIR has stock neurons, synapses, pooling and delays only)"
             )
         delays = ["synaptic delays" for p in layer.inputs if p.delay is not None]
-        features = [*layer.netx_only, *delays]
+        kind = {SigmaDelta: "sigma-delta neurons", Resonator: "RF neurons"}.get(type(layer.neuron))
+        recurrent = ["a recurrent synapse (dense_rec)" for p in layer.inputs if p.source == i]
+        features = [*layer.netx_only, *([kind] if kind else []), *recurrent, *delays]
         if features:
             raise LoihiSnnError(
                 f"{graph.name}: {graph.label(i)} uses {features[0]}, which the NIR export does "

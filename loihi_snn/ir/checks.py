@@ -39,7 +39,7 @@ def check_graph(graph: Graph, origin: str) -> None:
         where = f"{origin}: {graph.label(i)}"
         _check_layer(graph, i, where)
         for k, p in enumerate(layer.inputs):
-            _check_projection(graph, p, f"{where}, input {k} from layer {p.source}")
+            _check_projection(graph, p, f"{where}, input {k} from {graph.label(p.source)}")
     _check_output(graph, origin)
     if graph.time_steps is not None:
         fix = "store the time steps the network runs for in its simulation/tSample"
@@ -180,7 +180,7 @@ def _check_projection(graph: Graph, p: Projection, where: str) -> None:
         for src, part in graph.resolved(p):
             if not np.any(part.weight):
                 raise LoihiSnnError(
-                    f"{where}: all its dense weights from layer {src} are 0, which netx's "
+                    f"{where}: all its dense weights from {graph.label(src)} are 0, which netx's "
                     f"optimize_weight_bits cannot pack (Lava and the fast backend would fail): "
                     f"drop the projection"
                 )

@@ -10,7 +10,9 @@ defined by its type, e.g. ``alif_mask``; below). Projections are ``dense``, ``co
 (per-channel sum pooling with one integer weight; an average is a pool whose 1/k^2 lives in the
 weight and threshold) and ``identity`` (one integer weight, same shape). Every projection is
 zero-latency in the model: a population at step t sees its sources at step t. Lava adds a step per
-hop; :mod:`loihi_snn.backends.lava_graph` realigns the paths.
+hop; :mod:`loihi_snn.backends.lava_graph` realigns the paths. The one exception: in a NetX file, a
+projection from a population to itself (a ``dense_rec`` layer's ``weight_rec``) arrives one step
+later (Lava's recurrent Dense).
 
 Units are those of Lava fixed_pt: integer weight mantissas (8 bit; dense weights are packed by
 netx's ``optimize_weight_bits`` exactly as netx does), bias mantissas applied ``<< 6``, threshold
@@ -165,6 +167,47 @@ class Neuron:
         return DECAY_UNIT - self.v_decay
 
 
+SIGMA_DELTA_ROLES = ("delta", "sigma_delta", "sigma")
+
+
+@dataclass
+class SigmaDelta:
+    """A sigma-delta neuron as netx builds it from an SDNN neuron group (Lava's ``lava.proc.sdn``,
+    graded payloads, no reset: consecutive samples form one stream).
+
+    role: ``delta`` (an input layer's encoder: sends the change of its per-step input),
+    ``sigma_delta`` (sigma = running sum of the input, act = ReLU(sigma + bias), sends the change
+    of act) or ``sigma`` (an output layer with ``sigma_output``: sends its running sum). vth:
+    threshold mantissa (vThMant): a change is sent when |change| >= vth << 12 (in the neurons'
+    units of 2^-12), as change >> 6; the bias mantissa enters act << 12.
+    """
+
+    role: str
+    vth: int = 0
+
+
+@dataclass
+class Resonator:
+    """A resonate-and-fire neuron as netx builds it from an RF neuron group (``RF_PHASE``: Lava's
+    ``RF``, any other RF type: ``RF_IZ``; binary spikes, no reset: consecutive samples form one
+    stream). Its layer's two projections, both dense from the same source (a dense layer's
+    complex weight ``weight/real`` and ``weight/imag``), feed the real part (``inputs[0]``) and
+    the imaginary part (``inputs[1]``) of its state; it has no bias.
+
+    sin_decay, cos_decay: the 12-bit decays Lava's fixed-point RF multiplies by (of 4096, signed),
+    as netx derives them from the file's sinDecay and cosDecay (through a period and an alpha:
+    they can differ from the file's by one); vth: threshold mantissa (vThMant), compared with the
+    state as vth << 6. ``iz``: RF_IZ (spikes when imag >= vth << 6, then real = 0 and
+    imag = (vth << 6) - 1) instead of RF (spikes when real >= vth << 6 as imag turns from negative
+    to non-negative).
+    """
+
+    sin_decay: int
+    cos_decay: int
+    vth: int
+    iz: bool = False
+
+
 @dataclass
 class Projection:
     """Synapses from layer ``source`` into a population.
@@ -240,7 +283,7 @@ class Layer:
 
     kind: str
     shape: tuple[int, ...]  # C, H, W or (features,)
-    neuron: Neuron | None = None  # population, or an input driven through its bias
+    neuron: Neuron | SigmaDelta | Resonator | None = None  # population, or an input with neurons
     bias: np.ndarray | None = None  # integer mantissa per neuron (C, H, W order)
     inputs: list[Projection] = field(default_factory=list)  # population and custom
     sources: list[int] = field(default_factory=list)  # concat only
@@ -272,7 +315,9 @@ class Graph:
 
     ``origin``: ``netx`` for a sequential NetX file (format 1, run in Lava by lava-dl's own
     ``netx.hdf5.Network``), ``loihi_snn`` otherwise. ``time_steps`` is None when a file does not
-    store them (a run then needs them given)."""
+    store them (a run then needs them given). ``readout_groups``: k when the classes are the means
+    of k groups of consecutive output neurons (C, H, W order; a NetX file ending in lava-dl's
+    ``average`` block, which has no neurons and which netx does not build), else None."""
 
     layers: list[Layer]
     time_steps: int | None
@@ -282,6 +327,7 @@ class Graph:
     order: list[int] = field(default_factory=list)
     depth: list[int] = field(default_factory=list)
     ready: list[int] = field(default_factory=list)
+    readout_groups: int | None = None
 
     @property
     def trained_here(self) -> bool:
@@ -296,10 +342,17 @@ class Graph:
         return [i for i, layer in enumerate(self.layers) if layer.has_neurons]
 
     def graded(self, index: int) -> bool:
-        """Whether layer ``index`` sends graded payloads (the input counts as graded; the run
-        decides from the data)."""
+        """Whether layer ``index`` sends graded payloads: a graded custom type or a sigma-delta
+        neuron (for an input without neurons the run decides from the data)."""
         layer = self.layers[index]
+        if isinstance(layer.neuron, SigmaDelta):
+            return True
         return layer.custom and layer_type(layer.kind).graded
+
+    @property
+    def sigma_delta(self) -> bool:
+        """True when the network has sigma-delta neurons: its samples then form one stream."""
+        return any(isinstance(layer.neuron, SigmaDelta) for layer in self.layers)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -312,32 +365,59 @@ class Graph:
 
     @property
     def input_neuron(self) -> bool:
-        """True when the input layer has neurons, driven per sample through their bias."""
+        """True when the input layer has neurons (recorded as the run's first layer)."""
         return self.layers[0].neuron is not None
+
+    @property
+    def bias_input(self) -> bool:
+        """True when the input layer's neurons are LIFs driven per sample through their bias (a
+        run takes one bias per neuron and sample); a sigma-delta input takes a value per step."""
+        return isinstance(self.layers[0].neuron, Neuron)
 
     @property
     def voltage_readout(self) -> bool:
         """True when the output population never spikes (threshold at or above the 24-bit
         voltage limit): the classes are read from its voltage at the last step."""
         neuron = self.layers[self.populations[-1]].neuron
-        return neuron is not None and neuron.vth >= NON_SPIKING_VTH
+        return isinstance(neuron, Neuron) and neuron.vth >= NON_SPIKING_VTH
+
+    # Layer numbering: every command names a layer by its number in the file (its /layer/<k>
+    # group, what h5py and ``loihi-snn inspect`` show): number, then tag (tables) and label
+    # (sentences).
+
+    def number(self, index: int) -> int | None:
+        """Layer ``index``'s number in its file; None for the input a NetX file without an input
+        layer implies (no layer of the file). Graphs built in code: the index itself."""
+        layer = self.layers[index]
+        if layer.file_index is not None:
+            return layer.file_index
+        return None if self.origin == "netx" else index
+
+    def tag(self, index: int) -> str:
+        """A layer's compact name for tables, plots and JSON: its number and what it is, e.g.
+        '2:dense', '6:identity+conv', '3:alif_mask(conv+conv)', '0:input' ('in:input' for an
+        implied input)."""
+        return f"{numeral(self.number(index))}:{self.kind_name(index)}"
 
     def label(self, index: int) -> str:
-        """A layer's name in messages: its number in the file and its kind."""
+        """A layer's name in sentences: its number in the file and its kind, e.g. 'layer 2
+        (population)' ('the input (not a layer of the file)' for an implied input)."""
+        number = self.number(index)
+        if number is None:
+            return "the input (not a layer of the file)"
+        return f"layer {number} ({self.layers[index].kind})"
+
+    def kind_name(self, index: int) -> str:
+        """A population named by the projections that feed it, e.g. 'conv+identity', a custom
+        layer by its kind too, e.g. 'alif_mask(conv+conv)', other layers by their kind."""
         layer = self.layers[index]
-        number = index if layer.file_index is None else layer.file_index
-        return f"layer {number} ({layer.kind})"
+        feed = "+".join(p.kind for p in layer.inputs) or layer.kind
+        return f"{layer.kind}({feed})" if layer.custom else feed
 
     @property
     def layer_kinds(self) -> list[str]:
-        """Each population named by the projections that feed it, e.g. 'conv+identity', custom
-        layers by their kind too, e.g. 'alif_mask(conv+conv)'."""
-        names = []
-        for i in self.populations:
-            layer = self.layers[i]
-            feed = "+".join(p.kind for p in layer.inputs) or layer.kind
-            names.append(f"{layer.kind}({feed})" if layer.custom else feed)
-        return names
+        """:meth:`kind_name` of every layer with neurons, in order."""
+        return [self.kind_name(i) for i in self.populations]
 
     def synapses(self, index: int) -> list[Projection]:
         """The synapses into layer ``index`` as they run: its projections resolved into
@@ -369,6 +449,11 @@ class Graph:
             parts.extend(self.resolved(projection.copy_with(index, weight)))
             start = stop
         return parts
+
+
+def numeral(number: int | None) -> str:
+    """A layer number (:meth:`Graph.number`) as tables show it: 'in' for an implied input."""
+    return "in" if number is None else str(number)
 
 
 def lowered(

@@ -3,8 +3,10 @@ toolkit's sequential exports) and loihi_snn's graph extension (format 2, export/
 both into the one network model, :class:`loihi_snn.ir.graph.Graph`.
 
 A format-1 file is a chain: an optional ``input`` layer (with neurons driven through their bias and
-netx's input transform, or none), then ``flatten``, ``dense`` and ``conv`` layers. Each dense or
-conv layer becomes a population fed by one projection from the previous one; a dense layer
+netx's input transform, or none), then ``flatten``, ``dense``, ``dense_rec`` and ``conv`` layers.
+Each dense or conv layer becomes a population fed by one projection from the previous one (a
+complex weight, into RF neurons, by two: its real and its imaginary part; a ``dense_rec`` layer
+adds its ``weight_rec`` as a projection from the population itself); a dense layer
 without neuron group gets netx's fallback neuron (iDecay 0, vDecay 4096, vThMant 1 << 17: it never
 spikes, its voltage is the readout). Per-neuron biases are stored in Lava's (W, H, C) order there,
 per channel or per neuron; the IR holds them per neuron in C, H, W order. Features netx runs that
@@ -28,10 +30,21 @@ from ..fileio import atomic_path, open_hdf5
 from ..loihi.limits import DECAY_UNIT, MAX_DELAY, MAX_VALUES, NETX_FALLBACK_VTH
 from ..mechanisms import registry  # noqa: F401  (registers the custom layer types with the IR)
 from .checks import check_geometry
-from .graph import GRAPH_FORMAT, Graph, Layer, Neuron, Projection, is_custom, layer_type
+from .graph import (
+    GRAPH_FORMAT,
+    Graph,
+    Layer,
+    Neuron,
+    Projection,
+    Resonator,
+    SigmaDelta,
+    is_custom,
+    layer_type,
+)
 from .validation import validate
 
-NETX_TYPES = ("input", "flatten", "dense", "conv")
+NETX_TYPES = ("input", "flatten", "dense", "dense_rec", "conv")
+DENSE_TYPES = ("dense", "dense_rec")  # dense_rec: netx's RecurrentDense (weight and weight_rec)
 NETX_FALLBACK = Neuron(i_decay=0, v_decay=DECAY_UNIT, vth=NETX_FALLBACK_VTH)
 INPUT_TRANSFORM = (64.0, 0.0)  # netx's input layer weight and bias when the file has none
 # what h5py and numpy raise on damaged data: a missing object, a wrong dtype, shape or value,
@@ -93,6 +106,10 @@ def write_graph(graph: Graph, path: str | Path, meta: dict) -> Path:
     features = [f for layer in graph.layers for f in layer.netx_only]
     features += ["synaptic delays" for layer in graph.layers for p in layer.inputs
                  if p.delay is not None]
+    features += [f"{type(layer.neuron).__name__} neurons" for layer in graph.layers[1:]
+                 if layer.neuron is not None and not isinstance(layer.neuron, Neuron)]
+    features += ["recurrent synapses (dense_rec)" for i, layer in enumerate(graph.layers)
+                 for p in layer.inputs if p.source == i]
     if graph.input_neuron or features:
         what = "input neurons" if graph.input_neuron else features[0]
         raise LoihiSnnError(f"{path}: format {GRAPH_FORMAT} cannot hold {what}: keep the NetX file")
@@ -299,25 +316,73 @@ def _scalar(ds: h5py.Dataset) -> float:
     return float(value[0])
 
 
-def _netx_neuron(g: h5py.Group, where: str) -> tuple[Neuron, tuple[str, ...]]:
+def _netx_neuron(
+    g: h5py.Group, where: str, is_input: bool = False
+) -> tuple[Neuron | SigmaDelta | Resonator, tuple[str, ...]]:
     """A layer's neuron group as netx's get_neuron_params reads it, and the netx-only features
-    it uses (a neuron type other than CUBA, per-neuron decays, graded spikes)."""
+    it uses (per-neuron decays, graded LIF spikes, sigma-delta payloads cut to 1 bit). A LIF's
+    or an RF's messageBits only make the next synapse take its 0/1 spikes as payloads: the same
+    sums."""
     n = g["neuron"]
     kind = _get_str(n, "type") if "type" in n else "CUBA"
-    if kind not in ("CUBA", "LOIHI"):
-        return Neuron(0, 0, 0), (f"neuron type {kind}",)
+    bits = _scalar(n["messageBits"]) if "messageBits" in n else None
+    if kind == "SDNN":
+        role = "delta" if is_input else "sigma" if "sigma_output" in n else "sigma_delta"
+        vth = 0 if role == "sigma" else _integer(n["vThMant"], f"{where}: neuron vThMant")
+        binary = ("sigma-delta payloads sent as 1-bit spikes (messageBits 0)",)
+        return SigmaDelta(role, vth), binary if bits == 0 else ()
+    if "RF" in kind:
+        return _netx_resonator(n, kind, where), ()
     features = []
     values = []
     for key in ("iDecay", "vDecay", "vThMant"):
         raw = np.asarray(n[key][()]).reshape(-1)
         if raw.size != 1:
             features.append(f"per-neuron {key}")
-        if not raw.size or not np.all(np.isfinite(raw)) or not np.all(raw == np.round(raw)):
-            raise LoihiSnnError(f"{where}: neuron {key} must hold integers")
-        values.append(int(raw[0]))
+        values.append(_integer(n[key], f"{where}: neuron {key}", raw))
     if "gradedSpike" in n and _scalar(n["gradedSpike"]):
         features.append("graded spikes")
     return Neuron(*values), tuple(features)
+
+
+def _netx_resonator(n: h5py.Group, kind: str, where: str) -> Resonator:
+    """An RF neuron group as netx builds it: Lava's RF for RF_PHASE, RF_IZ for any other RF
+    type; one sinDecay, cosDecay and vThMant per layer (netx gives Lava's RF one of each)."""
+    raw = {}
+    for key in ("sinDecay", "cosDecay", "vThMant"):
+        raw[key] = n[key][()]
+        values = np.asarray(raw[key]).reshape(-1)
+        if values.size != 1 or values.dtype.kind not in "biuf" or not np.isfinite(values[0]):
+            raise LoihiSnnError(
+                f"{where}: its {kind} neuron's {key} must be one number (netx builds one per "
+                f"layer)"
+            )
+    vth = _integer(n["vThMant"], f"{where}: neuron vThMant")
+    sin, cos = rf_decays(raw["sinDecay"], raw["cosDecay"])
+    return Resonator(sin, cos, vth, iz="PHASE" not in kind)
+
+
+def rf_decays(sin_decay: object, cos_decay: object) -> tuple[int, int]:
+    """The decays Lava's fixed-point RF runs with, from a file's sinDecay and cosDecay (of 4096)
+    as netx gets them there, in float64 in the same order of operations: lava-dl's
+    ``slayer.neuron.rf.neuron_params`` turns them into a period and an alpha, Lava's ``RF``
+    back into (1 - alpha) sin(2 pi / period) and cos(...), truncated to int32 of 4096."""
+    unit = 1 << 12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sin = np.asarray(sin_decay).reshape(-1)[0] / unit
+        cos = np.asarray(cos_decay).reshape(-1)[0] / unit
+        decay = 1 - np.sqrt(sin**2 + cos**2)
+        period = 1 / (np.arctan2(sin, cos) / 2 / np.pi)
+        angle = np.pi * 2 * 1 / period
+        return tuple(int(np.int32((1 - decay) * f(angle) * unit)) for f in (np.sin, np.cos))
+
+
+def _integer(ds: h5py.Dataset, what: str, raw: np.ndarray | None = None) -> int:
+    """The first value of an integer dataset (``raw``: its values, already read)."""
+    raw = np.asarray(ds[()]).reshape(-1) if raw is None else raw
+    if not raw.size or not np.all(np.isfinite(raw)) or not np.all(raw == np.round(raw)):
+        raise LoihiSnnError(f"{what} must hold integers")
+    return int(raw[0])
 
 
 def _netx_bias(g: h5py.Group, shape: tuple[int, ...], where: str) -> np.ndarray | None:
@@ -341,13 +406,13 @@ def _netx_bias(g: h5py.Group, shape: tuple[int, ...], where: str) -> np.ndarray 
     return np.ascontiguousarray(full).reshape(-1).astype(np.int64)
 
 
-def _netx_projection(g: h5py.Group, kind: str, source: int, where: str) -> Projection:
-    weight = np.asarray(g["weight"][()], np.float64)
-    if kind == "dense":  # netx reads a 1-D weight as (out, in) with out = the layer's size
-        out = math.prod(_shape(g)) if "shape" in g and weight.ndim == 1 else weight.shape[0]
-        weight = weight.reshape(out, -1)
-        projection = Projection(source, "dense", weight)
-    else:
+def _netx_projections(g: h5py.Group, kind: str, source: int, where: str) -> list[Projection]:
+    """A layer's synapses from layer ``source`` as netx builds them: one projection; two for a
+    complex weight (``weight/real`` then ``weight/imag``: ComplexDense's two Dense synapses);
+    for a dense_rec layer the feed-forward one and ``weight_rec`` as a projection from the
+    layer itself (``source`` + 1; RecurrentDense: one step later)."""
+    if kind == "conv":
+        weight = np.asarray(g["weight"][()], np.float64)
         if weight.ndim not in (4, 5) or (weight.ndim == 5 and weight.shape[4] != 1):
             raise LoihiSnnError(f"{where}: conv weight of shape {weight.shape}")
         groups = int(_scalar(g["groups"])) if "groups" in g else 1
@@ -355,9 +420,40 @@ def _netx_projection(g: h5py.Group, kind: str, source: int, where: str) -> Proje
             source, "conv", weight.reshape(weight.shape[:4]), _pair(g, "stride", 1),
             _pair(g, "padding", 0), _pair(g, "dilation", 1), groups,
         )
+    elif isinstance(g.get("weight"), h5py.Group):
+        parts = [Projection(source, "dense", _dense_weight(g, f"weight/{part}", where))
+                 for part in ("real", "imag")]
+        if parts[0].weight.shape != parts[1].weight.shape:
+            raise LoihiSnnError(
+                f"{where}: complex weight of real part {parts[0].weight.shape} and imaginary "
+                f"part {parts[1].weight.shape}"
+            )
+        return parts
+    else:
+        projection = Projection(source, "dense", _dense_weight(g, "weight", where))
     if "delay" in g:
         projection.delay = _netx_delay(np.asarray(g["delay"][()]), projection, where)
-    return projection
+    if kind != "dense_rec":
+        return [projection]
+    recurrent = Projection(source + 1, "dense", _dense_weight(g, "weight_rec", where))
+    neurons = projection.weight.shape[0]
+    if recurrent.weight.shape != (neurons, neurons):
+        raise LoihiSnnError(
+            f"{where}: weight_rec of shape {recurrent.weight.shape}; netx feeds the layer's "
+            f"{neurons} neurons back to themselves through ({neurons}, {neurons})"
+        )
+    return [projection, recurrent]
+
+
+def _dense_weight(g: h5py.Group, key: str, where: str) -> np.ndarray:
+    """Dense weight dataset ``key`` of a layer as (out, in) float64: netx reads a 1-D one as
+    (out, in) with out the layer's size."""
+    ds = g.get(key)
+    if not isinstance(ds, h5py.Dataset) or ds.ndim not in (1, 2):
+        raise LoihiSnnError(f"{where}: netx takes {key} as a 1-D or 2-D dataset")
+    weight = np.asarray(ds[()], np.float64)
+    out = math.prod(_shape(g)) if "shape" in g and weight.ndim == 1 else weight.shape[0]
+    return weight.reshape(out, -1)
 
 
 def _netx_delay(delay: np.ndarray, projection: Projection, where: str) -> np.ndarray | None:
@@ -398,12 +494,14 @@ def _netx_delay(delay: np.ndarray, projection: Projection, where: str) -> np.nda
 def _netx_input_shape(first: h5py.Group, kind: str, where: str) -> tuple[int, ...]:
     """The input shape of a file without input layer: what its first dense layer takes (netx
     reads a 1-D weight as (out, in), out the layer's size)."""
-    if kind != "dense":
+    if kind not in DENSE_TYPES:
         raise LoihiSnnError(
             f"{where}: the file has no input layer, so the input shape of its first {kind} layer "
             f"is unknown: export it with an input layer"
         )
     weight = first.get("weight")
+    if isinstance(weight, h5py.Group):  # a complex weight: its real part
+        weight = weight.get("real")
     if not isinstance(weight, h5py.Dataset) or weight.ndim not in (1, 2):
         raise LoihiSnnError(f"{where}: a dense layer needs a 1-D or 2-D weight dataset")
     if weight.ndim == 2:
@@ -416,13 +514,25 @@ def _netx_input_shape(first: h5py.Group, kind: str, where: str) -> tuple[int, ..
 
 def _read_netx(path: Path, f: h5py.File) -> Graph:
     configs = []
-    for i, g in enumerate(_numbered_layers(path, f)):
+    numbered = _numbered_layers(path, f)
+    groups = None
+    for i, g in enumerate(numbered):
         with _malformed(f"{path}: layer {i}"):
             kind = _get_str(g, "type")
+        if kind == "average" and i == len(numbered) - 1 and i:
+            with _malformed(f"{path}: layer {i} (average)"):
+                groups = math.prod(_shape(g))
+            continue
+        if kind == "dense_comp":
+            raise LoihiSnnError(
+                f"{path}: layer {i} is of type 'dense_comp', which lava-dl 0.6's netx cannot "
+                f"build (it calls a create_complex_dense it does not have): write a complex "
+                f"dense layer as type 'dense' with weight/real and weight/imag"
+            )
         if kind not in NETX_TYPES:
             raise LoihiSnnError(
-                f"{path}: layer {i} is of type '{kind}', which the toolkit cannot run "
-                f"(it runs {', '.join(NETX_TYPES)})"
+                f"{path}: layer {i} is of type '{kind}', which the toolkit cannot run here "
+                f"(it runs {', '.join(NETX_TYPES)}, and average as the last layer)"
             )
         if kind == "input" and i:
             raise LoihiSnnError(f"{path}: layer {i} is a second input layer")
@@ -434,8 +544,13 @@ def _read_netx(path: Path, f: h5py.File) -> Graph:
             shape = _shape(first)
             if "neuron" in first:
                 _netx_neuron_entries(first, f"{path}: layer 0 (input)", True)
-                neuron, features = _netx_neuron(first, f"{path}: layer 0 (input)")
-                transform = (
+                neuron, features = _netx_neuron(first, f"{path}: layer 0 (input)", True)
+                if isinstance(neuron, Resonator):
+                    raise LoihiSnnError(
+                        f"{path}: layer 0 (input) has RF neurons, which netx cannot build as an "
+                        f"input layer (its Input block drives a_in, which Lava's RF lacks)"
+                    )
+                transform = None if isinstance(neuron, SigmaDelta) else (
                     _scalar(first["weight"]) if "weight" in first else INPUT_TRANSFORM[0],
                     _scalar(first["bias"]) if "bias" in first else INPUT_TRANSFORM[1],
                 )
@@ -454,12 +569,31 @@ def _read_netx(path: Path, f: h5py.File) -> Graph:
         where = f"{path}: layer {i} ({kind})"
         with _malformed(where):
             layers.append(_netx_population(g, kind, i, layers, flatten, where))
-        flatten = flatten and kind != "dense"
+        flatten = flatten and kind not in DENSE_TYPES
     steps = _steps(path, f)
     meta = _meta(f)
     if len(layers) < 2:
         raise LoihiSnnError(f"{path} has no dense or conv layer")
-    return validate(Graph(layers, steps, path, meta, origin="netx"), str(path))
+    _mark_mixed(layers)
+    if groups is not None and layers[-1].neurons % groups:
+        raise LoihiSnnError(
+            f"{path}: layer {len(numbered) - 1} (average) makes {groups} groups of the "
+            f"{layers[-1].neurons} neurons before it, which lava-dl's average block cannot split "
+            f"evenly"
+        )
+    graph = Graph(layers, steps, path, meta, origin="netx", readout_groups=groups)
+    return validate(graph, str(path))
+
+
+def _mark_mixed(layers: list[Layer]) -> None:
+    """Name, on its sigma-delta and RF layers, a network that mixes them with LIF layers: netx
+    resets the LIFs every sample but never the sigma-delta or RF neurons, which the toolkit's
+    own backends do not model together."""
+    lif = any(isinstance(layer.neuron, Neuron) for layer in layers)
+    for layer in layers:
+        kind = {SigmaDelta: "sigma-delta", Resonator: "RF"}.get(type(layer.neuron))
+        if lif and kind:
+            layer.netx_only = (*layer.netx_only, f"{kind} neurons beside LIF layers")
 
 
 def _netx_population(
@@ -471,9 +605,7 @@ def _netx_population(
     with, a conv layer without one of the entries netx reads."""
     source = len(layers) - 1
     previous = layers[source]
-    if kind == "dense":
-        if getattr(g.get("weight"), "ndim", 2) > 2:
-            raise LoihiSnnError(f"{where}: netx takes a 1-D or 2-D dense weight")
+    if kind in DENSE_TYPES:
         # netx connects the layer before (a Lava process unless it is an input without neurons)
         # as it is, or transposed to C, H, W and flattened after a flatten layer
         if source or previous.neuron is not None:
@@ -487,7 +619,8 @@ def _netx_population(
         missing = [k for k in ("neuron", "stride", "padding", "dilation", "groups") if k not in g]
         if missing:
             raise LoihiSnnError(f"{where}: no {', '.join(missing)}, which netx reads")
-    projection = _netx_projection(g, kind, source, where)
+    projections = _netx_projections(g, kind, source, where)
+    projection = projections[0]
     check_geometry(projection, where)
     try:
         out = projection.out_shape(previous.shape)
@@ -501,10 +634,42 @@ def _netx_population(
     if "neuron" in g:
         _netx_neuron_entries(g, where, False)
         neuron, features = _netx_neuron(g, where)
+        if isinstance(neuron, SigmaDelta) and neuron.role == "sigma" and "bias" in g:
+            raise LoihiSnnError(f"{where}: a bias on a Sigma output, which netx cannot build")
     else:
         neuron = NETX_FALLBACK
-    return Layer("population", shape, neuron, _netx_bias(g, shape, where), [projection],
+    _refuse_unbuilt(g, kind, neuron, where)
+    if kind == "dense_rec" and isinstance(neuron, SigmaDelta):
+        features = (*features, "a recurrent synapse (dense_rec) into sigma-delta neurons")
+    return Layer("population", shape, neuron, _netx_bias(g, shape, where), projections,
                  netx_only=features, file_index=index)
+
+
+def _refuse_unbuilt(g: h5py.Group, kind: str, neuron: object, where: str) -> None:
+    """Refuse what netx cannot build or would build with a part of the layer ignored: RF neurons
+    without a complex weight (netx connects a_in, which Lava's RF lacks) and a complex weight
+    into other neurons (a_real_in, a_imag_in), a complex weight with a bias, synaptic delays or
+    a recurrent weight_rec (ComplexDense drops them), and a dense_rec layer with synaptic delays
+    (RecurrentDense builds delayed synapses without their weight exponent)."""
+    complex_weight = isinstance(g.get("weight"), h5py.Group)
+    delays = "delay" in g and np.any(np.asarray(g["delay"][()]))
+    if isinstance(neuron, Resonator) != complex_weight:
+        what = "RF neurons without a complex weight (weight/real and weight/imag)" \
+            if isinstance(neuron, Resonator) else "a complex weight without RF neurons"
+        raise LoihiSnnError(
+            f"{where}: {what}, which netx cannot build: RF neurons take a dense layer's complex "
+            f"weight into their real and imaginary inputs, and nothing else"
+        )
+    if complex_weight and (kind == "dense_rec" or "bias" in g or delays):
+        what = "weight_rec" if kind == "dense_rec" else "a bias" if "bias" in g else "delays"
+        raise LoihiSnnError(
+            f"{where}: a complex weight with {what}, which netx's ComplexDense would ignore"
+        )
+    if kind == "dense_rec" and delays:
+        raise LoihiSnnError(
+            f"{where}: synaptic delays on a dense_rec layer, which netx's RecurrentDense builds "
+            f"without the weight exponent (other sums than the file's)"
+        )
 
 
 def _netx_neuron_entries(g: h5py.Group, where: str, is_input: bool) -> None:

@@ -20,7 +20,17 @@ from ..loihi.limits import (
     WEIGHT_MIN,
 )
 from .checks import check_graph
-from .graph import GRAPH_FORMAT, ORIGINS, PROJECTION_TYPES, Graph, Neuron, layer_type
+from .graph import (
+    GRAPH_FORMAT,
+    ORIGINS,
+    PROJECTION_TYPES,
+    SIGMA_DELTA_ROLES,
+    Graph,
+    Neuron,
+    Resonator,
+    SigmaDelta,
+    layer_type,
+)
 
 
 def validate(graph: Graph, origin: str) -> Graph:
@@ -52,7 +62,7 @@ def validate(graph: Graph, origin: str) -> Graph:
                 raise LoihiSnnError(
                     f"{origin}: {graph.label(i)} reads layer {ref}, which does not exist"
                 )
-        edges[i] = refs
+        edges[i] = [ref for ref in refs if not _recurrent(graph, i, ref)]
     graph.order = _topological(edges, len(layers), origin)
     graph.depth = [0] * len(layers)
     graph.ready = [0] * len(layers)
@@ -64,11 +74,20 @@ def validate(graph: Graph, origin: str) -> Graph:
             graph.ready[i] = graph.depth[i]
         elif layer.kind != "input":
             _check_population(graph, i, origin)
-            graph.depth[i] = 1 + max(graph.ready[p.source] for p in layer.inputs)
+            graph.depth[i] = 1 + max(graph.ready[p.source] for p in layer.inputs
+                                     if p.source != i)
             latency = layer_type(layer.kind).latency(layer, graph.time_steps) if layer.custom else 0
             graph.ready[i] = graph.depth[i] + latency
     check_graph(graph, origin)
     return graph
+
+
+def _recurrent(graph: Graph, i: int, ref: int) -> bool:
+    """Whether layer ``i`` reading layer ``ref`` is a recurrent synapse: a NetX dense_rec layer's
+    weight_rec, from the population itself (one step later; every other cycle is refused)."""
+    layer = graph.layers[i]
+    fed = any(p.source != i for p in layer.inputs)
+    return ref == i and graph.origin == "netx" and layer.kind == "population" and fed
 
 
 def _topological(edges: dict[int, list[int]], count: int, origin: str) -> list[int]:
@@ -126,9 +145,25 @@ def _check_concat(graph: Graph, i: int, origin: str) -> None:
         )
 
 
-def _check_neuron(n: Neuron, where: str) -> None:
+def _check_neuron(n: Neuron | SigmaDelta | Resonator, where: str) -> None:
     """Decays in [0, 4096] and a threshold mantissa of 17 bits (or netx's never-spiking
-    fallback)."""
+    fallback); a sigma-delta or RF neuron's threshold in 0..2^17 - 1 too, and an RF's decays in
+    [-4096, 4096] (12-bit fractions, signed)."""
+    if isinstance(n, Resonator):
+        decays_ok = all(-DECAY_UNIT <= d <= DECAY_UNIT for d in (n.sin_decay, n.cos_decay))
+        if not decays_ok or not 0 <= n.vth <= VTH_MAX:
+            raise LoihiSnnError(
+                f"{where}: RF neuron with decays sin {n.sin_decay}, cos {n.cos_decay} and vThMant "
+                f"{n.vth}, outside Loihi's ranges (decays -{DECAY_UNIT}..{DECAY_UNIT}, threshold "
+                f"0..{VTH_MAX})"
+            )
+        return
+    if isinstance(n, SigmaDelta):
+        if n.role not in SIGMA_DELTA_ROLES or not 0 <= n.vth <= VTH_MAX:
+            raise LoihiSnnError(
+                f"{where}: sigma-delta neuron ({n.role}) with vThMant {n.vth}, outside 0..{VTH_MAX}"
+            )
+        return
     decays_ok = 0 <= n.i_decay <= DECAY_UNIT and 0 <= n.v_decay <= DECAY_UNIT
     if not decays_ok or not (0 <= n.vth <= VTH_MAX or n.vth == NETX_FALLBACK_VTH):
         raise LoihiSnnError(
@@ -148,11 +183,11 @@ def _check_population(graph: Graph, i: int, origin: str) -> None:
             out = p.out_shape(graph.layers[p.source].shape)
             graph.resolved(p)
         except ValueError as err:
-            raise LoihiSnnError(f"{where}, input {k} from layer {p.source}: {err}") from None
+            raise LoihiSnnError(f"{where}, input {k} from {graph.label(p.source)}: {err}") from None
         fits = math.prod(out) == layer.neurons if p.kind == "dense" else out == layer.shape
         if not fits:
             raise LoihiSnnError(
-                f"{where}: mismatched shapes at the merge: input {k} from layer {p.source} "
+                f"{where}: mismatched shapes at the merge: input {k} from {graph.label(p.source)} "
                 f"delivers {out}, the population has shape {layer.shape}"
             )
         w = p.weight
@@ -165,6 +200,12 @@ def _check_population(graph: Graph, i: int, origin: str) -> None:
                 f"{where}, input {k}: weights span [{w.min():g}, {w.max():g}], outside Loihi's "
                 f"8-bit range [{WEIGHT_MIN}, {WEIGHT_MAX}]: quantise before exporting"
             )
+    if isinstance(layer.neuron, Resonator):
+        _check_resonator_inputs(graph, i, where)
+    recurrent = [k for k, p in enumerate(layer.inputs) if p.source == i]
+    if recurrent and (layer.custom or layer.inputs[recurrent[0]].kind != "dense"
+                      or len(recurrent) > 1 or isinstance(layer.neuron, Resonator)):
+        raise LoihiSnnError(f"{where}: a recurrent synapse other than one dense weight_rec")
     if layer.custom:
         layer_type(layer.kind).check(layer, where)
     elif layer.neuron is None:
@@ -180,4 +221,18 @@ def _check_population(graph: Graph, i: int, origin: str) -> None:
     ):
         raise LoihiSnnError(
             f"{where}: bias must hold {layer.neurons} integers in [{BIAS_MIN}, {BIAS_MAX}]"
+        )
+
+
+def _check_resonator_inputs(graph: Graph, i: int, where: str) -> None:
+    """An RF population's two dense projections from one source (real, imaginary) and no
+    bias."""
+    layer = graph.layers[i]
+    kinds = [p.kind for p in layer.inputs]
+    sources = {p.source for p in layer.inputs}
+    if kinds != ["dense", "dense"] or len(sources) != 1 or layer.bias is not None:
+        raise LoihiSnnError(
+            f"{where}: RF neurons take two dense projections from one source (the real and the "
+            f"imaginary part of a complex weight) and no bias; it has {'+'.join(kinds)} from "
+            f"layers {sorted(sources)}{' and a bias' if layer.bias is not None else ''}"
         )

@@ -171,3 +171,183 @@ def lif_run(
             if record:
                 u_out[b, t, lo:hi] = u
                 v_out[b, t, lo:hi] = v
+
+
+# Sigma-delta neurons as netx builds them (lava-dl 0.6.0 ``netx/hdf5.py`` get_neuron_params:
+# spike_exp = state_exp = 6) and Lava runs them (``lava/proc/sdn/models.py``, fixed_pt; every
+# state an int32 array, so every sum wraps as int32).
+SD_SCALE = 12  # spike_exp + state_exp: Delta's input, and the threshold and bias, are << 12
+SD_STATE_EXP = 6  # a sent change is the scaled delta >> 6
+SD_DELTA, SD_SIGMA_DELTA, SD_SIGMA = 0, 1, 2  # the roles: encoder, hidden neuron, decoder
+_INT32_MIN = -(1 << 31)
+
+
+def wrap_int32_array(x: np.ndarray) -> np.ndarray:
+    """:func:`wrap_int32` of an int64 array."""
+    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+@njit(parallel=True, cache=True)
+def sigma_delta_run(
+    a_in: np.ndarray,
+    role: int,
+    bias: np.ndarray,
+    vth: int,
+    sigma: np.ndarray,
+    act: np.ndarray,
+    residue: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Run sigma-delta neurons over S steps from the states they hold (one stream: netx builds
+    them without reset).
+
+    a_in: (S, N) integer input per step (a Delta's value, or the int32 its synapses send);
+    role: SD_DELTA (``PyDeltaModelFixed``: act = a_in << 12), SD_SIGMA_DELTA
+    (``PySigmaDeltaModelFixed``: sigma += a_in, act = ReLU(sigma + bias)) or SD_SIGMA
+    (``PySigmaModelFixed``: sends sigma += a_in); bias (N,) the bias mantissa << 12 and vth the
+    threshold mantissa << 12 (the Vars' scaling); sigma, act, residue (N,) int64 states updated in
+    place. Delta and SigmaDelta send the change delta = act - act_before + residue when
+    |delta| >= vth (an int32 |-2^31| stays negative, as numpy's), as delta >> 6, and keep the rest
+    as residue. Writes out (S, N) int32.
+    """
+    steps, neurons = a_in.shape
+    blocks = (neurons + BLOCK - 1) // BLOCK
+    for item in prange(blocks):
+        lo = item * BLOCK
+        hi = min(lo + BLOCK, neurons)
+        for t in range(steps):
+            for j in range(lo, hi):
+                a = wrap_int32(np.int64(a_in[t, j]))
+                if role == SD_SIGMA:
+                    sigma[j] = wrap_int32(sigma[j] + a)
+                    out[t, j] = sigma[j]
+                    continue
+                if role == SD_DELTA:
+                    new = wrap_int32(a << SD_SCALE)
+                else:
+                    sigma[j] = wrap_int32(sigma[j] + a)
+                    new = max(wrap_int32(sigma[j] + bias[j]), 0)
+                delta = wrap_int32(new - act[j] + residue[j])
+                sent = delta if delta != _INT32_MIN and abs(delta) >= vth else 0
+                residue[j] = delta - sent
+                act[j] = new
+                out[t, j] = sent >> SD_STATE_EXP
+
+
+# Resonate-and-fire neurons as netx builds them (get_neuron_params: state_exp 6, decay_bits 12)
+# and Lava runs them (``lava/proc/rf/models.py`` PyRFModelFixed, ``lava/proc/rf_iz/models.py``
+# PyRF_IZModelFixed): the input an int32 << 6 (wrapping), decays applied as sign(x) * (|x| >> 12)
+# in int64, the states clipped to 24 bits (12-bit decays: ri_bitwidth 2 x 12).
+RF_STATE_EXP = 6  # the synaptic input and the threshold are << 6
+RF_LIMIT = (1 << 23) - 1  # real and imag clip to [-RF_LIMIT, RF_LIMIT]
+
+
+@njit(inline="always")
+def resonator_update(
+    real: int, imag: int, a_real: int, a_imag: int, sin: int, cos: int, vth: int, iz: bool
+) -> tuple:
+    """One step of Lava's fixed-point RF (``iz``: RF_IZ) neuron: (real, imag) the state, a_real
+    and a_imag the int32 inputs its two synapses send, sin and cos its 12-bit decays, vth the
+    threshold << 6. Returns (real, imag, spike 0/1)."""
+    a_real = wrap_int32(wrap_int32(a_real) << RF_STATE_EXP)
+    a_imag = wrap_int32(wrap_int32(a_imag) << RF_STATE_EXP)
+    new_real = rshift0(cos * real, DECAY_SHIFT) - rshift0(sin * imag, DECAY_SHIFT) + a_real
+    new_imag = rshift0(sin * real, DECAY_SHIFT) + rshift0(cos * imag, DECAY_SHIFT) + a_imag
+    new_real = min(max(new_real, -RF_LIMIT), RF_LIMIT)
+    new_imag = min(max(new_imag, -RF_LIMIT), RF_LIMIT)
+    if iz:
+        spike = np.int64(new_imag >= vth)
+        return new_real * (1 - spike), spike * (vth - 1) + (1 - spike) * new_imag, spike
+    spike = np.int64(new_real >= vth and new_imag >= 0 and imag < 0)
+    return new_real, new_imag, spike
+
+
+@njit(parallel=True, cache=True)
+def resonator_run(
+    a_real: np.ndarray,
+    a_imag: np.ndarray,
+    sin: int,
+    cos: int,
+    vth: int,
+    iz: bool,
+    real: np.ndarray,
+    imag: np.ndarray,
+    spikes: np.ndarray,
+    real_out: np.ndarray,
+    imag_out: np.ndarray,
+    record: bool,
+) -> None:
+    """Run RF (or RF_IZ) neurons over S steps from the states they hold (one stream: netx builds
+    them without reset).
+
+    a_real, a_imag: (S, N) integer inputs per step (what the real and the imaginary synapses
+    send); sin, cos: the decays of :class:`loihi_snn.ir.graph.Resonator`; vth: the threshold
+    mantissa (compared as vth << 6); real, imag: (N,) int64 states, updated in place. Writes
+    spikes (S, N) 0/1 and, when ``record``, real_out and imag_out (S, N) int64, the states after
+    each step.
+    """
+    steps, neurons = a_real.shape
+    threshold = vth << RF_STATE_EXP
+    blocks = (neurons + BLOCK - 1) // BLOCK
+    for item in prange(blocks):
+        lo = item * BLOCK
+        hi = min(lo + BLOCK, neurons)
+        for t in range(steps):
+            for j in range(lo, hi):
+                real[j], imag[j], spikes[t, j] = resonator_update(
+                    real[j], imag[j], np.int64(a_real[t, j]), np.int64(a_imag[t, j]), sin, cos,
+                    threshold, iz,
+                )
+                if record:
+                    real_out[t, j] = real[j]
+                    imag_out[t, j] = imag[j]
+
+
+@njit(cache=True)
+def lif_recurrent_run(
+    ff: np.ndarray,
+    resets: np.ndarray,
+    rows: np.ndarray,
+    exponent: int,
+    cu: int,
+    cv: int,
+    bias: np.ndarray,
+    vth: int,
+    last: np.ndarray,
+    spikes: np.ndarray,
+    u_out: np.ndarray,
+    v_out: np.ndarray,
+    record: bool,
+) -> None:
+    """A LIF population with a recurrent dense synapse (netx's RecurrentDense) over S steps, one
+    after another: at each step its input is ``ff`` (S, N), the finished feed-forward input, plus
+    its own spikes of the step before through ``rows`` (N, N) int32 (source neuron -> its weight
+    row, as Lava's Dense applies them) finished by :func:`dendrite` with ``exponent``; u and v start
+    at 0 and are zeroed before the steps where ``resets`` (S,) is true (netx's LIFReset).
+
+    bias (N,) as for :func:`lif_run`; last (N,) int8: the spikes of the step before the first
+    (updated to those of the last step). Writes spikes (S, N) 0/1 and, when ``record``, u_out
+    and v_out (S, N) int64.
+    """
+    steps, neurons = ff.shape
+    u = np.zeros(neurons, np.int32)
+    v = np.zeros(neurons, np.int32)
+    rec = np.zeros(neurons, np.int64)
+    a = np.zeros(neurons, np.int64)
+    for t in range(steps):
+        if resets[t]:
+            u[:] = 0
+            v[:] = 0
+        rec[:] = 0
+        for j in range(neurons):
+            if last[j]:
+                for k in range(neurons):
+                    rec[k] += rows[j, k]
+        for k in range(neurons):
+            a[k] = np.int64(ff[t, k]) + wrap_int32(dendrite(rec[k], 1, exponent))
+        lif_step(a, 3, 0, cu, cv, bias, vth, u, v, last)
+        for k in range(neurons):
+            spikes[t, k] = last[k]
+        if record:
+            u_out[t] = u
+            v_out[t] = v

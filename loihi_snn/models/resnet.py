@@ -34,6 +34,7 @@ population sees its sources at the same step); the Lava loader aligns the paths.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ from ..loihi.limits import BIAS_MAX, VTH_MAX
 from ..loihi.limits import TRAINED_WEIGHT_MAX as WEIGHT_MAX
 from ..mechanisms.alif_mask.block import AlifMask
 from ..mechanisms.alif_mask.layer import MaskLayer
+from ..mechanisms.spk.block import SpkBlock
 from ..recipe import LayerSpec, NeuronSpec
 
 
@@ -133,6 +135,11 @@ class PopulationSpec:
     inherits: int | None = None
     threshold: float = 1.0
     mask: bool = False
+    branches: list[float] = field(default_factory=list)  # an SPK block's thresholds, else []
+
+    @property
+    def top_threshold(self) -> float:
+        return max(self.branches, default=self.threshold)
 
 
 class GraphNet(torch.nn.Module):
@@ -151,7 +158,10 @@ class GraphNet(torch.nn.Module):
         shape: tuple[int, ...] = self.input_shape
         last = 0  # file index of the latest population (0: the input)
 
-        def add_pop(terms: list[Term], threshold: float | None, inherits: int | None = None):
+        def add_pop(
+            terms: list[Term], threshold: float | None, inherits: int | None = None,
+            spk: bool = False,
+        ):
             out = terms[0].out_shape() if terms else self.pops[inherits - 1].shape
             for t in terms:
                 if t.out_shape() != out:
@@ -164,14 +174,19 @@ class GraphNet(torch.nn.Module):
             spec = PopulationSpec(len(self.pops) + 1, out, ids, inherits, theta)
             self.pops.append(spec)
             params = {
-                "threshold": theta,
                 "current_decay": neuron.current_decay,
                 "voltage_decay": neuron.voltage_decay,
                 "tau_grad": neuron.tau_grad,
                 "scale_grad": neuron.scale_grad,
                 "requires_grad": False,
             }
-            neurons.append(slayer.neuron.cuba.Neuron(**params))
+            if spk and neuron.spk != "sl":
+                spec.branches = [theta * m for m in neuron.spk_thresholds]
+                neurons.append(SpkBlock(neuron.spk, spec.branches, params))
+            else:
+                if spk:
+                    spec.threshold = theta = theta * neuron.spk_thresholds[0]
+                neurons.append(slayer.neuron.cuba.Neuron(threshold=theta, **params))
             return spec.index, out
 
         for i, spec in enumerate(layers):
@@ -180,19 +195,19 @@ class GraphNet(torch.nn.Module):
                 raise LoihiSnnError(f"{where} needs a (C, H, W) input, got {shape}")
             if spec.type == "conv":
                 term = Term(last, "conv", shape, spec.out, spec.kernel, spec.stride, spec.padding)
-                last, shape = add_pop([term], spec.threshold)
+                last, shape = add_pop([term], spec.threshold, spk=True)
             elif spec.type == "resblock":
                 if last == 0:
                     raise LoihiSnnError(f"{where} needs a conv stem before it")
                 a = last
                 conv1 = Term(a, "conv", shape, spec.out, 3, spec.stride, 1)
-                b, mid = add_pop([conv1], spec.threshold)
+                b, mid = add_pop([conv1], spec.threshold, spk=True)
                 conv2 = Term(b, "conv", mid, spec.out, 3, 1, 1)
                 if spec.stride == 1 and spec.out == shape[0]:
-                    last, shape = add_pop([conv2], None, inherits=a)
+                    last, shape = add_pop([conv2], None, inherits=a, spk=True)
                 else:
                     proj = Term(a, "conv", shape, spec.out, 1, spec.stride, 0)
-                    last, shape = add_pop([conv2, proj], None)
+                    last, shape = add_pop([conv2, proj], None, spk=True)
             elif spec.type == "avgpool":
                 k = spec.kernel or shape[1]
                 if spec.kernel == 0 and shape[1] != shape[2]:
@@ -239,8 +254,11 @@ class GraphNet(torch.nn.Module):
         for spec, neuron in zip(self.pops, self.neurons, strict=True):
             z = self._currents(spec, signals, currents)
             currents[spec.index] = z
-            signals[spec.index] = neuron(z)  # a mask's: the gated stream Y
-            out.append(neuron.last_spikes if spec.mask else signals[spec.index])
+            signals[spec.index] = neuron(z)  # a mask's: the gated stream Y; an SPK block's: Y
+            if isinstance(neuron, SpkBlock):
+                out.extend(neuron.branch_spikes)
+            else:
+                out.append(neuron.last_spikes if spec.mask else signals[spec.index])
         return out
 
     def masks(self) -> list[AlifMask]:
@@ -295,7 +313,10 @@ class GraphNet(torch.nn.Module):
         by each mask and the populations reading its output (module doc)."""
         scales, readers = {}, {}
         for spec in self.pops:
-            limits = [math.inf if spec.mask else VTH_MAX / spec.threshold]
+            limits = [math.inf if spec.mask else VTH_MAX / spec.top_threshold]
+            block = self.neurons[spec.index - 1]
+            if isinstance(block, SpkBlock) and block.kind == "rl":
+                limits.append(WEIGHT_MAX)  # RL's second LIF reads S1 through weight = scale
             for _, _, p in parts[spec.index]:
                 if p.kind == "identity":
                     readers.setdefault(p.source, []).append(spec.index)
@@ -312,8 +333,12 @@ class GraphNet(torch.nn.Module):
         return scales
 
     def to_graph(self, time_steps: int) -> Graph:
-        """The quantised graph (BN folded, one 8-bit scale per population, see module doc)."""
+        """The quantised graph (BN folded, one 8-bit scale per population, see module doc). An
+        SPK block exports as one LIF population per branch (:mod:`loihi_snn.mechanisms.spk.block`),
+        so a population's file index is not its model index: ``files`` maps one to the other,
+        and a projection from an SPK block is copied once per branch it reads."""
         layers = [Layer("input", self.input_shape)]
+        files: dict[int, list[int]] = {0: [0]}  # model index -> file indices of its output
         folded = {
             spec.index: [self.terms[t].effective() for t in self._all_terms(spec)]
             for spec in self.pops
@@ -326,20 +351,29 @@ class GraphNet(torch.nn.Module):
             projections = []
             for w, _, p in parts:
                 p.weight = w if p.kind == "identity" else np.round(w * scale)
-                projections.append(p)
+                projections += [dataclasses.replace(p, source=f) for f in files[p.source]]
             per_neuron = math.prod(spec.shape) // bias.size
             b_int = np.repeat(np.round(bias * scale).astype(np.int64), per_neuron)
+            files[spec.index] = [len(layers)]
             if spec.mask:
                 record = MaskLayer(neuron.integer_params(scale), neuron.deploy_mode)
                 layers.append(Layer("alif_mask", spec.shape, None, b_int, projections, [], record))
                 continue
             params = neuron.device_params
-            device = Neuron(
-                int(params["iDecay"]),
-                int(params["vDecay"]),
-                max(1, round(spec.threshold * scale)),
-            )
-            layers.append(Layer("population", spec.shape, device, b_int, projections))
+            decays = int(params["iDecay"]), int(params["vDecay"])
+            if not isinstance(neuron, SpkBlock):
+                device = Neuron(*decays, max(1, round(spec.threshold * scale)))
+                layers.append(Layer("population", spec.shape, device, b_int, projections))
+                continue
+            files[spec.index] = list(range(len(layers), len(layers) + len(spec.branches)))
+            for k, theta in enumerate(spec.branches):
+                device = Neuron(*decays, max(1, round(theta * scale)))
+                if neuron.kind == "rl" and k == 1:  # LIF_th2(S1): S1 as one float unit
+                    relay = Projection(files[spec.index][0], "identity", np.array([round(scale)]))
+                    layers.append(Layer("population", spec.shape, device, None, [relay]))
+                else:
+                    layers.append(Layer("population", spec.shape, device, b_int,
+                                        [dataclasses.replace(p) for p in projections]))
         return validate(Graph(layers, time_steps), "model")
 
     def export_hdf5(self, path: str | Path, meta: dict) -> Path:

@@ -29,7 +29,8 @@ class MaskStats:
 
     lif_rate: spikes per neuron per step over all LIF populations outside the masks (the output
     layer included); layer_rates: the same per recorded layer (masks: the eliminated share);
-    eliminated: per mask layer, the share of values removed at each time step (T values)."""
+    eliminated: per mask layer, the share of values removed at each time step (T values). Layers
+    are keyed by :meth:`Graph.tag`, e.g. '3:alif_mask(conv+conv)'."""
 
     file: str
     samples: int
@@ -59,8 +60,8 @@ def mask_stats(
         samples=len(inputs.x),
         accuracy=None if labels is None else float((result.predictions == labels).mean()),
         lif_rate=float(sum(int(s.sum()) for s in lif) / sum(s.size for s in lif)),
-        layer_rates={str(i): float(s.mean()) for i, s in layers.items()},
-        eliminated={str(i): s.mean((0, 1)).tolist() for i, s in masks.items()},
+        layer_rates={graph.tag(i): float(s.mean()) for i, s in layers.items()},
+        eliminated={graph.tag(i): s.mean((0, 1)).tolist() for i, s in masks.items()},
     )
     return stats, graph, masks, inputs.x
 
@@ -101,7 +102,7 @@ def write_plots(
             ax.set_xticks([])
             ax.set_yticks([])
     axes[0, 0].set_ylabel("input")
-    axes[1, 0].set_ylabel(f"layer {last}\nspikes")
+    axes[1, 0].set_ylabel(f"{graph.tag(last)}\nspikes")
     fig.colorbar(im, ax=axes[1, :].tolist(), shrink=0.8,
                  label=f"eliminated (of {c * graph.time_steps})")
     name = f"{Path(path).parent.name}/{Path(path).name}"
@@ -114,9 +115,9 @@ def write_plots(
     fig, ax = plt.subplots(figsize=(5, 3.4))
     steps = np.arange(1, graph.time_steps + 1)
     width = 0.8 / len(masks)
-    for j, (index, share) in enumerate(stats.eliminated.items()):
+    for j, (name, share) in enumerate(stats.eliminated.items()):
         ax.bar(steps + (j - (len(masks) - 1) / 2) * width, 100 * np.array(share), width,
-               label=f"alif_mask, file layer {index}")
+               label=name)
     ax.set_xlabel("time step")
     ax.set_ylabel("values eliminated (%)")
     ax.set_xticks(steps)
@@ -137,8 +138,8 @@ def write_plots(
 def _row(stats: MaskStats) -> str:
     acc = "-" if stats.accuracy is None else f"{stats.accuracy:.4f}"
     eliminated = "; ".join(
-        f"layer {i}: " + " ".join(f"{100 * v:.2f}%" for v in share)
-        for i, share in stats.eliminated.items()
+        f"{name}: " + " ".join(f"{100 * v:.2f}%" for v in share)
+        for name, share in stats.eliminated.items()
     )
     return (f"| {stats.file} | {stats.samples} | {acc} | {100 * stats.lif_rate:.2f}% | "
             f"{eliminated or '-'} |")
