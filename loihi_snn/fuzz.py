@@ -115,8 +115,14 @@ def _neuron(i_decay: int, v_decay: int, vth: int) -> dict:
             "neuron/vThMant": vth, "neuron/refDelay": 1, "neuron/gradedSpike": False}
 
 
+def _resonator(sin_decay: int, cos_decay: int, vth: int) -> dict:
+    return {"neuron/type": b"RF_PHASE", "neuron/sinDecay": sin_decay,
+            "neuron/cosDecay": cos_decay, "neuron/vThMant": vth}
+
+
 def write_seeds(folder: Path) -> list[Path]:
-    """The fuzzer's own seed files in ``folder``: two NetX files and the graph files."""
+    """The fuzzer's own seed files in ``folder``: four NetX files (LIF convs, input neurons,
+    resonate-and-fire with complex weights, recurrent dense) and the graph files."""
     rng = np.random.default_rng(0)
 
     def w(*shape: int, hi: int = 60) -> np.ndarray:
@@ -143,6 +149,20 @@ def write_seeds(folder: Path) -> list[Path]:
              "bias": rng.integers(-20, 20, 8).astype(np.float32), **_neuron(1000, 300, 50)},
             {"type": "dense", "shape": np.array([4]), "weight": w(4, 8, hi=120),
              **_neuron(4096, 2048, 30)},
+        ]),
+        _netx_file(folder / "netx_resonators.net", 12, [
+            {"type": "input", "shape": np.array([8])},
+            {"type": "dense", "shape": np.array([12]), "weight/real": w(12, 8),
+             "weight/imag": w(12, 8), **_resonator(1500, 3600, 8)},
+            {"type": "dense", "shape": np.array([6]), "weight/real": w(6, 12, hi=80),
+             "weight/imag": w(6, 12, hi=80), **_resonator(3000, -2500, 10)},
+        ]),
+        _netx_file(folder / "netx_recurrent.net", 8, [
+            {"type": "input", "shape": np.array([10])},
+            {"type": "dense_rec", "shape": np.array([10]), "weight": w(10, 10),
+             "weight_rec": w(10, 10), "bias": rng.integers(0, 40, 10).astype(np.float32),
+             **_neuron(4096, 1024, 50)},
+            {"type": "dense", "shape": np.array([4]), "weight": w(4, 10), **_neuron(4096, 512, 8)},
         ]),
     ]
     meta = {"classes": [str(c) for c in range(10)]}

@@ -85,6 +85,8 @@ def _ints(group: h5py.Group, key: str) -> np.ndarray:
     value = np.asarray(_value(group, key))
     if value.dtype.kind not in "biuf":
         raise ValueError(f"{group.name}/{key} holds {value.dtype} values, not numbers")
+    if value.dtype == np.uint64:  # numpy turns uint64 and int arithmetic into floats (netx too)
+        raise ValueError(f"{group.name}/{key} is stored as uint64: store a signed integer type")
     exact = value.reshape(-1).astype(np.float64)
     if not np.array_equal(exact, np.round(exact)) or (exact.size and np.abs(exact).max() > 2**53):
         raise ValueError(f"{group.name}/{key} must hold integers")
@@ -339,6 +341,11 @@ def _netx_neuron(
         raw = np.asarray(n[key][()]).reshape(-1)
         if raw.size != 1:
             features.append(f"per-neuron {key}")
+        if raw.dtype.kind == "f":  # netx hands it to Lava as it is
+            raise LoihiSnnError(
+                f"{where}: neuron {key} is stored as {raw.dtype}, which Lava's fixed-point LIF "
+                f"cannot shift: store it as an integer"
+            )
         values.append(_integer(n[key], f"{where}: neuron {key}", raw))
     if "gradedSpike" in n and _scalar(n["gradedSpike"]):
         features.append("graded spikes")
