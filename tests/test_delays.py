@@ -110,3 +110,16 @@ def test_delays_on_a_conv_layer_are_refused(netx_assets, tmp_path):
         f["layer/1"].create_dataset("delay", data=np.array(2.0))
     with pytest.raises(LoihiSnnError, match=r"layer 1 \(conv\): synaptic delays on a conv layer"):
         read_network(net)
+
+
+def test_delays_outside_a_netx_file_are_refused():
+    """Only netx builds delayed synapses: the graph builder would run them without their delays,
+    so a graph of another origin holding them is refused when validated."""
+    from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection
+    from loihi_snn.ir.validation import validate
+
+    dense = Projection(0, "dense", np.ones((2, 3)), delay=np.ones((2, 3), np.int64))
+    layers = [Layer("input", (3,)), Layer("population", (2,), Neuron(4096, 0, 10), None, [dense])]
+    with pytest.raises(LoihiSnnError, match=r"layer 1 \(population\), input 0: synaptic delays"):
+        validate(Graph(layers, 4), "code")
+    validate(Graph(layers, 4, origin="netx"), "code")

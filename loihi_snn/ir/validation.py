@@ -190,6 +190,11 @@ def _check_population(graph: Graph, i: int, origin: str) -> None:
                 f"{where}: mismatched shapes at the merge: input {k} from {graph.label(p.source)} "
                 f"delivers {out}, the population has shape {layer.shape}"
             )
+        if p.delay is not None and graph.origin != "netx":  # only netx builds DelayDense
+            raise LoihiSnnError(
+                f"{where}, input {k}: synaptic delays, which only a NetX file (run through "
+                f"netx) can hold: write the network as a NetX file"
+            )
         w = p.weight
         if not np.all(np.isfinite(w)) or not np.array_equal(w, np.round(w)):
             raise LoihiSnnError(f"{where}, input {k}: non-integer weights: re-export")
