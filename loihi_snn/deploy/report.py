@@ -79,8 +79,8 @@ def format_report(report: dict) -> str:
     lw = max(12, *(len(row["name"]) for row in report["layers"]))
     lines = [
         f"{Path(report['network']).name} on {report['chip']}, board {board['name']} "
-        f"({board['chips']} chip(s), {board['neurocores']:,} neurocores), reset interval "
-        f"{report['reset_interval']} steps",
+        f"({board['chips']} chip(s), {board['neurocores']:,} neurocores), "
+        f"{report['reset_interval']} steps per sample",
         f"{'layer':<{lw}} {'neurons':>8} {'runs on':<12} {'cores':>5} "
         f"{'neur/core':>9} {'syn/core':>9} {'axons in':>8} {'axons out':>9} {'bound':<9} "
         f"{'Loihi uJ':>9} {'Loihi 2 uJ':>10}",
