@@ -72,3 +72,33 @@ def test_trained_spk_models_are_bit_exact_in_lava_and_the_fast_backend(tmp_path,
         checks = verify(run / "model.net", n=4, backend=backend)
         assert [c.mismatches for c in checks] == [0] * len(checks), backend
         assert sum(c.model_spikes > 0 for c in checks) >= len(checks) - 1
+
+
+def test_plot_spk_finds_every_block_in_the_file_and_draws_its_branches(tmp_path, capsys):
+    import json
+
+    from loihi_snn.cli import main
+
+    torch.manual_seed(0)
+    rates = {}
+    for kind, thresholds in (("mbpl", "0.5,1,2"), ("rl", "1,2.4"), ("sl", "1")):
+        recipe = _recipe(kind, thresholds)
+        model = GraphNet(recipe.layers, recipe.neuron, (1, 8, 8))
+        path = model.export_hdf5(tmp_path / f"{kind}.net", {"time_steps": 8})
+        x = np.random.default_rng(0).integers(0, 17, (3, 1, 8, 8, 8))
+        np.save(tmp_path / "x.npy", x)
+        args = ["plot-spk", str(path), "--input", str(tmp_path / "x.npy"), "-n", "3",
+                "-o", str(tmp_path / f"{kind}.png")]
+        if kind == "sl":  # one LIF per population: no block to draw
+            assert main(args) == 2
+            assert "has no SPK block" in capsys.readouterr().err
+            continue
+        assert main(args) == 0
+        assert (tmp_path / f"{kind}.png").stat().st_size > 0
+        blocks = json.loads((tmp_path / f"{kind}.json").read_text())["blocks"]
+        assert len(blocks) == 5  # the stem and two populations in each of the two blocks
+        assert {len(b["rates"]) for b in blocks} == {3 if kind == "mbpl" else 2}
+        assert all(b["vth"] == sorted(b["vth"]) for b in blocks)
+        rates[kind] = blocks
+    # MBPL's branches read the same current: a higher threshold never fires more
+    assert all(b["rates"] == sorted(b["rates"], reverse=True) for b in rates["mbpl"])
