@@ -161,15 +161,19 @@ def _tau(value: float | None) -> str:
 def format_inspection(info: dict) -> str:
     """The description as a table."""
     meta = info["metadata"] or {}
+    first = info["layers"][0]["neuron"]
+    through = " through input neurons" if info["input_neurons"] else ""
+    if first and first["type"].startswith("sigma-delta"):
+        through = " through sigma-delta input neurons (a value per step)"
     lines = [
         f"{info['file']}: format {info['format']} ({info['format_name']}), origin {info['origin']},"
         f" {info['time_steps'] or '?'} steps per sample, input {tuple(info['input_shape'])}"
-        + (" through input neurons" if info["input_neurons"] else "")
+        + through
         + ("; classes read from the output layer's voltage" if info["voltage_readout"] else ""),
         "metadata: "
         + (", ".join(f"{k}={_short(v)}" for k, v in meta.items() if k != "checkpoint_sha256")
            or "none"),
-        f"{'layer':>5} {'kind':12} {'shape':>14} {'neurons':>8} {'inputs':24} {'du':>5} "
+        f"{'layer':>5} {'kind':14} {'shape':>14} {'neurons':>8} {'inputs':24} {'du':>5} "
         f"{'dv':>5} {'tau_u':>6} {'tau_v':>6} {'vThMant':>8} {'thr (w)':>8}",
     ]
     for row in info["layers"]:
@@ -183,12 +187,16 @@ def format_inspection(info: dict) -> str:
             else f"{'-':>5} {'-':>5} {'-':>6} {'-':>6} {'-':>8} {'-':>8}"
         )
         shape = "x".join(map(str, row["shape"]))
+        kind = row["kind"]  # a population's neurons by type, where they are not CUBA LIFs
+        if n and n["type"] != "CUBA LIF":
+            kind = n["type"].replace("sigma-delta", "SD").replace("sigma_delta", "sig-delta")
         extra = f"  netx only: {', '.join(row['netx_only'])}" if row["netx_only"] else ""
         lines.append(
-            f"{numeral(row['index']):>5} {row['kind'][:12]:12} {shape:>14} {row['neurons']:>8} "
+            f"{numeral(row['index']):>5} {kind[:14]:14} {shape:>14} {row['neurons']:>8} "
             f"{feed[:24]:24} {cells}{extra}"
         )
-    lines.append("tau: time constants in steps (inf: no leak); thr (w): threshold in weight units")
+    lines.append("tau: time constants in steps (inf: no leak); thr (w): threshold in weight units; "
+                 "SD: sigma-delta neurons")
     lines += [f"backend {name}: {what}" for name, what in info["backends"].items()]
     hw = info["loihi2"]
     lines.append(
