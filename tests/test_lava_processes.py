@@ -178,9 +178,10 @@ def _start_sim(tmp_path: Path) -> subprocess.Popen:
     job) and folder, returned once it reports its first samples done."""
     np.save(tmp_path / "x.npy", _biases(100))
     cli = Path(sys.executable).with_name("loihi-snn")
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # a hang dumps every thread's stack on SIGABRT (``_end``)
         [str(cli), "sim", str(MNIST), "--input", "x.npy", "-n", "100"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )
     os.set_blocking(proc.stderr.fileno(), False)
     err, deadline = b"", time.time() + 120
@@ -202,7 +203,12 @@ def _end(proc: subprocess.Popen, how: str) -> tuple[int, str, float, set[int]]:
     send = os.kill if how == "kill" else os.killpg
     send(proc.pid, signal.SIGINT if how == "ctrl-c" else signal.SIGTERM)
     try:
-        _, err = proc.communicate(timeout=30)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # show where it hangs
+            os.kill(proc.pid, signal.SIGABRT)
+            _, err = proc.communicate(timeout=30)
+            raise AssertionError(f"no exit 30 s after {how}:\n{err.decode()[-8000:]}") from None
         seconds = time.time() - began
         left = _settled(lambda: live_in_session(proc.pid), 2.0)
     finally:
@@ -237,3 +243,22 @@ def test_sim_stopped_by_a_signal_exits_at_once_and_leaves_nothing(tmp_path, how,
     assert seconds < 10, f"exit took {seconds:.1f} s"
     assert left == set()
     assert sorted(tmp_path.iterdir()) == files  # no partial output
+
+
+def test_a_stop_that_never_returns_is_cut_short_and_its_processes_killed():
+    """If joining Lava's processes hangs after an interrupt, the shutdown kills them and goes on
+    (a stopped run always ends)."""
+    from loihi_snn.backends.lava_stream import _bounded
+
+    class Actor:
+        killed = False
+
+        def kill(self) -> None:
+            self.killed = True
+
+    actor, began = Actor(), time.time()
+    _bounded(lambda: time.sleep(60), [actor], seconds=0.2)
+    assert actor.killed and time.time() - began < 2
+    finished = Actor()
+    _bounded(lambda: None, [finished], seconds=0.2)
+    assert not finished.killed

@@ -16,6 +16,8 @@ import numpy as np
 from ..errors import LoihiSnnError
 from ..progress import Progress
 
+STOP_SECONDS = 10.0  # what a stopped run may take to join its processes before they are killed
+
 
 def loihi2_available() -> bool:
     """True when lava-loihi (Intel's closed NeuroCore compiler and runtime) is importable."""
@@ -221,6 +223,23 @@ def _ended(actor) -> bool:
         return False
 
 
+def _bounded(stop: Callable[[], None], actors: list, seconds: float = STOP_SECONDS) -> None:
+    """Run ``stop`` (it joins Lava's processes) for at most ``seconds``; a process still alive
+    then is killed (SIGKILL), so that an interrupted run always ends."""
+    def quietly() -> None:
+        with contextlib.suppress(Exception):
+            stop()
+
+    worker = threading.Thread(target=quietly, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        for actor in actors:
+            with contextlib.suppress(ValueError, AttributeError):
+                actor.kill()
+        worker.join(seconds)
+
+
 def _shutdown(process, recorders: Iterable, finished: bool) -> None:
     """End every OS process the run started: Lava's runtime (its process models, runtime
     services and shared-memory server) and the VarWires' shared-memory servers.
@@ -243,8 +262,7 @@ def _shutdown(process, recorders: Iterable, finished: bool) -> None:
             for actor in infrastructure.actors:
                 with contextlib.suppress(ValueError):  # closed: Lava joined it already
                     actor.terminate()
-            with contextlib.suppress(Exception):
-                infrastructure.stop()  # joins the terminated actors, frees shared memory
+            _bounded(infrastructure.stop, infrastructure.actors)  # joins them, frees memory
         runtime._is_started = False  # or its __del__ would stop() it again, and hang
     for recorder in recorders:
         if isinstance(recorder, VarWire):  # it runs its own shared-memory server
