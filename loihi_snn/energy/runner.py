@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.event_folders import EVENT_FORMATS
 from ..errors import LoihiSnnError
 from ..evaluation import run_backend
 from ..ir.graph import Graph
@@ -28,7 +29,7 @@ def load_test_inputs(
     inputs = test_inputs(info, n, dataset, data_dir, input_npy, None, checkpoint)
     data = None if inputs.trained is None else inputs.trained.recipe.data
     graded = None  # decided from the values: event counts are spikes at 1 level
-    if data is not None and data.dataset in ("digits", "fmnist"):
+    if data is not None and data.dataset not in EVENT_FORMATS:
         graded = data.encoder == "direct"
     return inputs.x, graded
 

@@ -93,6 +93,14 @@ def _ints(group: h5py.Group, key: str) -> np.ndarray:
     return value.reshape(-1).astype(np.int64)
 
 
+def _first_int(group: h5py.Group, key: str) -> int:
+    """Dataset ``group/key``'s first value, integers only (netx reads the first of an array)."""
+    value = _ints(group, key)
+    if not value.size:
+        raise ValueError(f"{group.name}/{key} is empty")
+    return int(value[0])
+
+
 def _int(group: h5py.Group, key: str) -> int:
     """Dataset ``group/key``: one integer."""
     value = _ints(group, key)
@@ -330,7 +338,7 @@ def _netx_neuron(
     bits = _scalar(n["messageBits"]) if "messageBits" in n else None
     if kind == "SDNN":
         role = "delta" if is_input else "sigma" if "sigma_output" in n else "sigma_delta"
-        vth = 0 if role == "sigma" else _integer(n["vThMant"], f"{where}: neuron vThMant")
+        vth = 0 if role == "sigma" else _first_int(n, "vThMant")
         binary = ("sigma-delta payloads sent as 1-bit spikes (messageBits 0)",)
         return SigmaDelta(role, vth), binary if bits == 0 else ()
     if "RF" in kind:
@@ -346,7 +354,7 @@ def _netx_neuron(
                 f"{where}: neuron {key} is stored as {raw.dtype}, which Lava's fixed-point LIF "
                 f"cannot shift: store it as an integer"
             )
-        values.append(_integer(n[key], f"{where}: neuron {key}", raw))
+        values.append(_first_int(n, key))
     if "gradedSpike" in n and _scalar(n["gradedSpike"]):
         features.append("graded spikes")
     return Neuron(*values), tuple(features)
@@ -364,7 +372,7 @@ def _netx_resonator(n: h5py.Group, kind: str, where: str) -> Resonator:
                 f"{where}: its {kind} neuron's {key} must be one number (netx builds one per "
                 f"layer)"
             )
-    vth = _integer(n["vThMant"], f"{where}: neuron vThMant")
+    vth = _first_int(n, "vThMant")
     sin, cos = rf_decays(raw["sinDecay"], raw["cosDecay"])
     return Resonator(sin, cos, vth, iz="PHASE" not in kind)
 
@@ -382,14 +390,6 @@ def rf_decays(sin_decay: object, cos_decay: object) -> tuple[int, int]:
         period = 1 / (np.arctan2(sin, cos) / 2 / np.pi)
         angle = np.pi * 2 * 1 / period
         return tuple(int(np.int32((1 - decay) * f(angle) * unit)) for f in (np.sin, np.cos))
-
-
-def _integer(ds: h5py.Dataset, what: str, raw: np.ndarray | None = None) -> int:
-    """The first value of an integer dataset (``raw``: its values, already read)."""
-    raw = np.asarray(ds[()]).reshape(-1) if raw is None else raw
-    if not raw.size or not np.all(np.isfinite(raw)) or not np.all(raw == np.round(raw)):
-        raise LoihiSnnError(f"{what} must hold integers")
-    return int(raw[0])
 
 
 def _netx_bias(g: h5py.Group, shape: tuple[int, ...], where: str) -> np.ndarray | None:
