@@ -247,7 +247,10 @@ def _shutdown(process, recorders: Iterable, finished: bool) -> None:
     After a finished run the runtime is idle and stops the Lava way (``stop()``). After an error,
     an interrupt or a timeout it may be waiting in a step or hold dead processes, where
     ``stop()`` waits forever for answers: the process models and runtime services are then
-    terminated (SIGTERM) and the shared memory released.
+    killed (SIGKILL; they hold nothing worth an orderly exit) and the shared memory released.
+    Not SIGTERM: a Python process runs its handler in the main thread only, and when the kernel
+    hands the signal to another thread (it does while the main thread still has Ctrl-C's SIGINT
+    pending) a main thread asleep on a channel never wakes to run it.
     """
     from lava.proc.io.extractor import VarWire
 
@@ -261,7 +264,7 @@ def _shutdown(process, recorders: Iterable, finished: bool) -> None:
         if infrastructure is not None:
             for actor in infrastructure.actors:
                 with contextlib.suppress(ValueError):  # closed: Lava joined it already
-                    actor.terminate()
+                    actor.kill()
             _bounded(infrastructure.stop, infrastructure.actors)  # joins them, frees memory
         runtime._is_started = False  # or its __del__ would stop() it again, and hang
     for recorder in recorders:
