@@ -201,15 +201,23 @@ def _residual_graph(rng: np.random.Generator) -> Graph:
 
 
 def _custom_graph(rng: np.random.Generator, kind: str) -> Graph:
-    """input -> conv -> a ``kind`` layer (its type's example parameters) -> dense population."""
+    """input -> conv -> a ``kind`` layer (its type's example parameters) -> dense population.
+    A type whose X packs spike inputs as bits gets each from an input channel's spikes."""
     shape, steps = (4, 5, 6), 5
     params = LAYER_TYPES[kind].example(rng, shape, steps)
-    weight = rng.integers(-20, 21, (4, 2, 3, 3)).astype(np.float64)
+    bits = LAYER_TYPES[kind].spike_inputs
+    if bits:  # bit j of X: input channel j % 2 at a tap of the 3x3 kernel, weight 2^j
+        weight = np.zeros((4, 2, 3, 3))
+        for j in range(bits):
+            weight[:, j % 2, 1 + j // 2 - (j > 1), 1 + (j > 1)] = 2.0**j
+    else:
+        weight = rng.integers(-20, 21, (4, 2, 3, 3)).astype(np.float64)
     dense = rng.integers(-60, 61, (8, 120)).astype(np.float64)
+    bias = None if bits else rng.integers(-2, 3, 120)
     layers = [
         Layer("input", (2, 5, 6)),
-        Layer(kind, shape, None, rng.integers(-2, 3, 120),
-              [Projection(0, "conv", weight, padding=(1, 1))], params=params),
+        Layer(kind, shape, None, bias, [Projection(0, "conv", weight, padding=(1, 1))],
+              params=params),
         Layer("population", (8,), Neuron(4096, 1024, 200), None, [Projection(1, "dense", dense)]),
     ]
     return validate(Graph(layers, steps), f"the fuzzer's {kind} graph")
@@ -219,7 +227,7 @@ def _custom_graph(rng: np.random.Generator, kind: str) -> Graph:
 
 SPECIAL = (np.nan, np.inf, -np.inf, -1, 0, 0.5, 4097, 131072, 2**31 - 1, -(2**31), 1e9, 1e300)
 TYPES = ("input", "dense", "conv", "flatten", "population", "concat", "pool", "average",
-         "alif_mask", "token_select", "")
+         *LAYER_TYPES, "")
 HUGE = (10**9, 2**31 - 1, 65537, 2**40)
 
 

@@ -17,6 +17,7 @@ import tomli
 
 from .data.event_folders import EVENT_FORMATS
 from .errors import LoihiSnnError
+from .mechanisms.lidiff.rules import ATTENTIONS
 from .mechanisms.spk.rules import threshold_problem
 
 
@@ -65,8 +66,11 @@ class LayerSpec:
     attention mask on the membrane stream of the layer before,
     :mod:`loihi_snn.mechanisms.alif_mask.block`:
     reduction r, ``lif`` for the LASNN ablation, ``minmax`` dynamic | frozen (neurocore-only),
-    ``mode`` persist | reset | frozen at inference). ``threshold`` overrides the neuron threshold
-    of this layer (of a resblock: its middle neurons)."""
+    ``mode`` persist | reset | frozen at inference), ``lidiff`` and ``qkta`` (a spiking
+    transformer block with SpiLiFormer's FF-LiDiff attention or QKFormer's token attention,
+    ``heads``; :meth:`loihi_snn.models.resnet.GraphNet._add_attention_block`). ``threshold``
+    overrides the neuron threshold of this layer (of a resblock: its middle neurons; of an
+    attention block: its Q, K and MLP neurons)."""
 
     type: str
     out: int = 0
@@ -79,6 +83,7 @@ class LayerSpec:
     lif: bool = False
     minmax: str = "dynamic"
     mode: str = "reset"
+    heads: int = 1
 
 
 @dataclass
@@ -133,7 +138,9 @@ class Recipe:
 
 
 # layers that make the network a graph (format 2)
-GRAPH_LAYERS = ("resblock", "avgpool", "alif_mask")
+QKTV_BLOCKS = ("ssa", "fblidiff")  # Q (K^T V) attention blocks (loihi_snn.models.attention)
+TRANSFORMER_BLOCKS = (*ATTENTIONS, *QKTV_BLOCKS)
+GRAPH_LAYERS = ("resblock", "avgpool", "alif_mask", *TRANSFORMER_BLOCKS)
 SPARTA_LAYERS = ("hilif", "token_select")  # layers of a SPARTA model (loihi_snn.models.sparta)
 _LAYER_TYPES = ("dense", "conv", "flatten", *GRAPH_LAYERS, *SPARTA_LAYERS)
 _DATASETS = ("digits", "fmnist", *EVENT_FORMATS)
@@ -239,8 +246,11 @@ def check_recipe(recipe: Recipe, origin: str = "the recipe") -> None:
             raise LoihiSnnError(
                 f"{origin}: layer #{i} type '{layer.type}' is not one of {_LAYER_TYPES}"
             )
-        if layer.type not in ("flatten", "avgpool", "alif_mask", "token_select") and layer.out < 1:
+        widthless = ("flatten", "avgpool", "alif_mask", "token_select", *TRANSFORMER_BLOCKS)
+        if layer.type not in widthless and layer.out < 1:
             raise LoihiSnnError(f"{origin}: layer #{i} ({layer.type}) needs out >= 1")
+        if layer.type in TRANSFORMER_BLOCKS and layer.heads < 1:
+            raise LoihiSnnError(f"{origin}: layer #{i} ({layer.type}) needs heads >= 1")
     problem = threshold_problem(recipe.neuron.spk, recipe.neuron.spk_thresholds)
     if problem:
         raise LoihiSnnError(f"{origin}: neuron.spk: {problem}")

@@ -20,7 +20,8 @@ from loihi_snn.evaluation import run_backend, verify
 from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection
 from loihi_snn.ir.hdf5 import read_graph, read_network, write_graph
 from loihi_snn.ir.validation import validate
-from loihi_snn.models.resnet import GraphNet, Term
+from loihi_snn.models.resnet import GraphNet
+from loihi_snn.models.terms import Term
 from loihi_snn.recipe import LayerSpec, NeuronSpec
 
 CLI = str(Path(sys.executable).parent / "loihi-snn")

@@ -23,6 +23,7 @@ from loihi_snn.ir.graph import Graph, Layer, Neuron, Projection
 from loihi_snn.ir.hdf5 import read_graph, write_graph
 from loihi_snn.ir.validation import validate
 from loihi_snn.mechanisms.alif_mask.rules import float_step
+from loihi_snn.mechanisms.qktv.rules import float_attention
 from loihi_snn.mechanisms.registry import LAYER_TYPES
 from loihi_snn.mechanisms.token_select.rules import float_select
 
@@ -30,7 +31,7 @@ STEPS = 5
 SHAPE = (4, 5, 6)  # C, H, W of the custom layer
 IN_CONV = (2, 5, 6)  # input of the conv hop (3x3, padding 1)
 SAMPLES = 3
-SEEDS = {"alif_mask": 3, "token_select": 4}  # one fixed draw per type (any seed passes)
+SEEDS = {"alif_mask": 3, "qktv": 5, "token_select": 4}  # one fixed draw per type (any seed passes)
 
 
 # -- the float references of the floating_pt models -------------------------------------------
@@ -65,7 +66,15 @@ def token_select_float(params, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return y, rec
 
 
-FLOAT_REFERENCES = {"alif_mask": alif_mask_float, "token_select": token_select_float}
+def qktv_float(params, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n, c, h, w, t = x.shape
+    y = float_attention(np.moveaxis(x, -1, 1).reshape(n, t, c, h * w), params.heads)
+    y = np.moveaxis(y.reshape(n, t, c, h, w), 1, -1)
+    return y, (y > 0).astype(np.float64)
+
+
+FLOAT_REFERENCES = {"alif_mask": alif_mask_float, "qktv": qktv_float,
+                    "token_select": token_select_float}
 
 
 # -- the graph -----------------------------------------------------------------------------------
@@ -79,18 +88,30 @@ def build(kind: str, hop: bool) -> tuple[Graph, np.ndarray, np.ndarray]:
     in_shape = IN_CONV if hop else SHAPE
     x = rng.integers(0, 4, (SAMPLES, *in_shape, STEPS)) * (rng.random((SAMPLES, *in_shape,
                                                                        STEPS)) < 0.6)
-    if hop:
+    bits = LAYER_TYPES[kind].spike_inputs == 3  # X = a + 2 b + 4 c of spikes: 0..7 only
+    if bits:
+        x = rng.integers(0, 2 if hop else 8, (SAMPLES, *in_shape, STEPS))
+    if hop and bits:
+        weight = np.zeros((SHAPE[0], IN_CONV[0], 3, 3))
+        weight[:, 0, 1, 1], weight[:, 1, 1, 1], weight[:, 0, 0, 1] = 1, 2, 4
+        weight[1::2, 0, 0, 1], weight[1::2, 1, 2, 1] = 0, 4  # two patterns of channels
+        projection = Projection(0, "conv", weight, padding=(1, 1))
+        frames = torch.from_numpy(np.moveaxis(x, -1, 1).reshape(-1, *in_shape).astype(float))
+        z = F.conv2d(frames, torch.from_numpy(weight), padding=1).numpy()
+        big_x = np.moveaxis(z.reshape(SAMPLES, STEPS, *SHAPE), 1, -1).astype(np.int64)
+    elif hop:
         weight = rng.integers(-20, 21, (SHAPE[0], IN_CONV[0], 3, 3)).astype(np.float64)
         projection = Projection(0, "conv", weight, padding=(1, 1))
         frames = torch.from_numpy(np.moveaxis(x, -1, 1).reshape(-1, *in_shape).astype(float))
         z = F.conv2d(frames, torch.from_numpy(weight), padding=1).numpy()  # exact: small ints
         big_x = np.moveaxis(z.reshape(SAMPLES, STEPS, *SHAPE), 1, -1).astype(np.int64)
     else:
-        weight = float(rng.integers(2, 6))
+        weight = 1.0 if bits else float(rng.integers(2, 6))
         projection = Projection(0, "identity", np.array([weight]))
         big_x = x * int(weight)
     neurons = int(np.prod(SHAPE))
-    custom = Layer(kind, SHAPE, None, rng.integers(-2, 3, neurons), [projection], params=params)
+    bias = rng.integers(-2, 3, neurons) * (not bits)
+    custom = Layer(kind, SHAPE, None, bias, [projection], params=params)
     # a dense population reading the custom layer's output, its threshold set from the twin's
     # output so that it fires sometimes
     out, _ = LAYER_TYPES[kind]().run_fast(custom, with_bias(big_x, custom))

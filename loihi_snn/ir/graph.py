@@ -80,6 +80,8 @@ class LayerType:
 
     kind = ""
     graded = False
+    # 0: X is any integer; k > 0: X packs k spike inputs as bits (input j through weight 2^j)
+    spike_inputs = 0
 
     def latency(self, layer: Layer, steps: int) -> int:
         """Steps the output lags X beyond the zero-latency model."""

@@ -3,7 +3,8 @@ types; importing this module makes them known to the IR (the file readers import
 
 from ..ir.graph import register
 from .alif_mask.layer import AlifMaskType
+from .qktv.layer import QktvType
 from .token_select.layer import TokenSelectType
 
-LAYER_TYPES = {"alif_mask": AlifMaskType, "token_select": TokenSelectType}
+LAYER_TYPES = {"alif_mask": AlifMaskType, "qktv": QktvType, "token_select": TokenSelectType}
 register(LAYER_TYPES)

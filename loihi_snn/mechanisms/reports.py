@@ -9,7 +9,10 @@ their functions, so that registering their subcommands stays cheap."""
 from __future__ import annotations
 
 from .alif_mask import report as alif_mask
+from .lidiff import report as lidiff
 from .spk import report as spk
 from .token_select import report as token_select
 
-REPORTS = {"alif_mask": alif_mask, "spk": spk, "token_select": token_select}
+REPORTS = {
+    "alif_mask": alif_mask, "lidiff": lidiff, "spk": spk, "token_select": token_select,
+}

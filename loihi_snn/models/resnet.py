@@ -35,13 +35,13 @@ population sees its sources at the same step); the Lava loader aligns the paths.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from lava.lib.dl import slayer
 
 from ..errors import LoihiSnnError
@@ -52,76 +52,13 @@ from ..loihi.limits import BIAS_MAX, VTH_MAX
 from ..loihi.limits import TRAINED_WEIGHT_MAX as WEIGHT_MAX
 from ..mechanisms.alif_mask.block import AlifMask
 from ..mechanisms.alif_mask.layer import MaskLayer
+from ..mechanisms.lidiff.rules import ATTENTIONS, head_problem
+from ..mechanisms.qktv.block import QKTV
+from ..mechanisms.qktv.rules import QktvParams
 from ..mechanisms.spk.block import SpkBlock
-from ..recipe import LayerSpec, NeuronSpec
-
-
-class Term(torch.nn.Module):
-    """One projection of the model: conv + BN, dense, or average pooling, from layer ``source``
-    (0 = input, else a population's file index). Input (N, C, H, W, T) or (N, F, T)."""
-
-    def __init__(
-        self,
-        source: int,
-        kind: str,
-        in_shape: tuple[int, ...],
-        out: int = 0,
-        kernel: int = 1,
-        stride: int = 1,
-        padding: int = 0,
-    ) -> None:
-        super().__init__()
-        self.source, self.kind, self.in_shape = source, kind, tuple(in_shape)
-        self.kernel, self.stride, self.padding = kernel, stride, padding
-        if kind == "conv":
-            self.synapse = slayer.synapse.Conv(in_shape[0], out, kernel, stride, padding)
-            self.norm = torch.nn.BatchNorm3d(out)
-        elif kind == "dense":
-            self.synapse = slayer.synapse.Dense(math.prod(in_shape), out)
-        elif kind not in ("pool", "identity"):
-            raise LoihiSnnError(f"unknown projection kind {kind}")
-
-    def out_shape(self) -> tuple[int, ...]:
-        if self.kind == "identity":
-            return self.in_shape
-        if self.kind == "dense":
-            return (self.synapse.out_channels,)
-        channels = self.synapse.out_channels if self.kind == "conv" else self.in_shape[0]
-        size = [(s + 2 * self.padding - self.kernel) // self.stride + 1 for s in self.in_shape[1:]]
-        return (channels, *size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.kind == "identity":
-            return x
-        if self.kind == "conv":
-            return self.norm(self.synapse(x))
-        if self.kind == "dense":
-            return self.synapse(x.reshape(x.shape[0], -1, x.shape[-1]))
-        k, s = (self.kernel, self.kernel, 1), (self.stride, self.stride, 1)
-        return F.avg_pool3d(x, k, s)
-
-    def effective(self) -> tuple[np.ndarray, np.ndarray, Projection]:
-        """Real weight (BN folded with running statistics), real bias per output channel and
-        the projection it exports as (weight to be replaced by its integer version)."""
-        if self.kind == "identity":  # weight fixed at 1: the source shares the reader's scale
-            w = np.array([1.0])
-            return w, np.zeros(self.in_shape[0]), Projection(self.source, "identity", w)
-        if self.kind == "pool":
-            w = np.array([1.0 / self.kernel**2])
-            p = Projection(self.source, "pool", w, (self.stride,) * 2, kernel=(self.kernel,) * 2)
-            return w, np.zeros(self.in_shape[0]), p
-        w = self.synapse.weight.detach().double()
-        w = w.reshape(w.shape[:4]) if self.kind == "conv" else w.reshape(w.shape[0], -1)
-        bias = torch.zeros(w.shape[0], dtype=torch.float64)
-        if self.kind == "conv":
-            bn = self.norm
-            scale = bn.weight.detach().double() / torch.sqrt(bn.running_var.double() + bn.eps)
-            w = w * scale.reshape(-1, 1, 1, 1)
-            bias = bn.bias.detach().double() - bn.running_mean.double() * scale
-            p = Projection(self.source, "conv", w.numpy(), (self.stride,) * 2, (self.padding,) * 2)
-        else:
-            p = Projection(self.source, "dense", w.numpy())
-        return w.numpy(), bias.numpy(), p
+from ..recipe import QKTV_BLOCKS, TRANSFORMER_BLOCKS, LayerSpec, NeuronSpec
+from .attention import add_fb_stage, add_ff_block, add_qktv_block
+from .terms import Term
 
 
 @dataclass
@@ -136,6 +73,7 @@ class PopulationSpec:
     threshold: float = 1.0
     mask: bool = False
     branches: list[float] = field(default_factory=list)  # an SPK block's thresholds, else []
+    qktv: int = 0  # a qktv layer's heads (Attn = Q (K^T V)), else 0
 
     @property
     def top_threshold(self) -> float:
@@ -160,7 +98,7 @@ class GraphNet(torch.nn.Module):
 
         def add_pop(
             terms: list[Term], threshold: float | None, inherits: int | None = None,
-            spk: bool = False,
+            spk: bool = False, memoryless: bool = False, qktv: int = 0,
         ):
             out = terms[0].out_shape() if terms else self.pops[inherits - 1].shape
             for t in terms:
@@ -171,11 +109,14 @@ class GraphNet(torch.nn.Module):
                 self.terms.append(t)
                 ids.append(len(self.terms) - 1)
             theta = neuron.threshold if threshold is None else threshold
-            spec = PopulationSpec(len(self.pops) + 1, out, ids, inherits, theta)
+            spec = PopulationSpec(len(self.pops) + 1, out, ids, inherits, theta, qktv=qktv)
             self.pops.append(spec)
+            if qktv:
+                neurons.append(QKTV(qktv))
+                return spec.index, out
             params = {
-                "current_decay": neuron.current_decay,
-                "voltage_decay": neuron.voltage_decay,
+                "current_decay": 1.0 if memoryless else neuron.current_decay,
+                "voltage_decay": 1.0 if memoryless else neuron.voltage_decay,
                 "tau_grad": neuron.tau_grad,
                 "scale_grad": neuron.scale_grad,
                 "requires_grad": False,
@@ -208,6 +149,20 @@ class GraphNet(torch.nn.Module):
                 else:
                     proj = Term(a, "conv", shape, spec.out, 1, spec.stride, 0)
                     last, shape = add_pop([conv2, proj], None, spk=True)
+            elif spec.type in TRANSFORMER_BLOCKS:
+                if last == 0 or len(shape) != 3:
+                    raise LoihiSnnError(f"{where} needs a conv stem before it")
+                problem = head_problem("qkta" if spec.type in QKTV_BLOCKS else spec.type,
+                                       shape[0], spec.heads)
+                if problem:
+                    raise LoihiSnnError(f"{where}: {problem}")
+                if spec.type in ATTENTIONS:
+                    last, shape = add_ff_block(add_pop, spec, last, shape)
+                elif spec.type == "ssa":
+                    last, shape = add_qktv_block(add_pop, spec, last, shape)
+                elif i == 0 or layers[i - 1].type != "fblidiff":  # a stage: the run of them
+                    stage = list(itertools.takewhile(lambda s: s.type == "fblidiff", layers[i:]))
+                    last, shape = add_fb_stage(add_pop, stage, last, shape)
             elif spec.type == "avgpool":
                 k = spec.kernel or shape[1]
                 if spec.kernel == 0 and shape[1] != shape[2]:
@@ -252,6 +207,11 @@ class GraphNet(torch.nn.Module):
     def _float_layers(self, x: torch.Tensor) -> list[torch.Tensor]:
         signals, currents, out = {0: x}, {}, []
         for spec, neuron in zip(self.pops, self.neurons, strict=True):
+            if spec.qktv:  # reads its Q, K and V spikes apart: Attn = Q (K^T V)
+                q, k, v = (signals[self.terms[t].source] for t in spec.terms)
+                signals[spec.index] = neuron(q, k, v)
+                out.append((signals[spec.index] > 0).float())
+                continue
             z = self._currents(spec, signals, currents)
             currents[spec.index] = z
             signals[spec.index] = neuron(z)  # a mask's: the gated stream Y; an SPK block's: Y
@@ -318,7 +278,7 @@ class GraphNet(torch.nn.Module):
             if isinstance(block, SpkBlock) and block.kind == "rl":
                 limits.append(WEIGHT_MAX)  # RL's second LIF reads S1 through weight = scale
             for _, _, p in parts[spec.index]:
-                if p.kind == "identity":
+                if p.kind == "identity" and not spec.qktv:  # qktv reads spikes as bits
                     readers.setdefault(p.source, []).append(spec.index)
             real = [part for part in parts[spec.index] if part[2].kind != "identity"]
             w_max = max((float(np.abs(w).max()) for w, _, _ in real), default=0.0)
@@ -355,6 +315,10 @@ class GraphNet(torch.nn.Module):
             per_neuron = math.prod(spec.shape) // bias.size
             b_int = np.repeat(np.round(bias * scale).astype(np.int64), per_neuron)
             files[spec.index] = [len(layers)]
+            if spec.qktv:
+                record = QktvParams(spec.qktv)
+                layers.append(Layer("qktv", spec.shape, None, None, projections, [], record))
+                continue
             if spec.mask:
                 record = MaskLayer(neuron.integer_params(scale), neuron.deploy_mode)
                 layers.append(Layer("alif_mask", spec.shape, None, b_int, projections, [], record))

@@ -24,18 +24,7 @@ from loihi_snn.mechanisms.token_select.rules import (
     replay_step,
     select_window,
 )
-
-
-def _to_cn(x: np.ndarray) -> np.ndarray:
-    """(W, H, C) -> (C, N), token j = h W + w."""
-    w, h, c = x.shape
-    return np.transpose(x, (2, 1, 0)).reshape(c, h * w)
-
-
-def _to_whc(y: np.ndarray, shape: tuple) -> np.ndarray:
-    """(C, N) -> (W, H, C)."""
-    w, h, c = shape
-    return np.ascontiguousarray(np.transpose(y.reshape(c, h, w), (2, 1, 0)))
+from loihi_snn.mechanisms.tokens import from_tokens, to_tokens
 
 
 class _TokenSelectModel(PyLoihiProcessModel):
@@ -66,7 +55,7 @@ class _TokenSelectModel(PyLoihiProcessModel):
             prev = np.ascontiguousarray(self.prev[:, :, t], np.int64)
             gate = np.ascontiguousarray(self.gate, np.int64)
             replay_step(prev, gate, np.ascontiguousarray(self.mask, np.int64), y, r)
-        drive = _to_cn(x).astype(np.float64 if self._float else np.int64) + _to_cn(self.bias)
+        drive = to_tokens(x).astype(np.float64 if self._float else np.int64) + to_tokens(self.bias)
         self.cur[:, :, t] = (drive > 0).astype(self.cur.dtype)
         if t == self.steps - 1:
             prio, mask, gate, k_sel, rho = self._select(np.ascontiguousarray(self.cur, np.int64))
@@ -76,8 +65,8 @@ class _TokenSelectModel(PyLoihiProcessModel):
             self.k[:] = k_sel
             self.rho[:] = rho
             self.prev[:] = self.cur
-        self.y_out.send(_to_whc(y, shape).astype(x.dtype))
-        self.s_out.send(_to_whc(r, shape).astype(x.dtype))
+        self.y_out.send(from_tokens(y, shape).astype(x.dtype))
+        self.s_out.send(from_tokens(r, shape).astype(x.dtype))
 
     def _params(self) -> SelectParams:
         return SelectParams(
