@@ -143,10 +143,15 @@ def test_a_process_model_that_fails_ends_the_run_with_one_error_and_no_process(m
         raise ValueError("a broken neuron model")
 
     monkeypatch.setattr(PyLifResetModelBitAcc, "run_spk", fail)  # forked into Lava's processes
+    # as in a job started with Ctrl-C ignored (`nohup ... &`): the watchdog must not need SIGINT
+    kept = signal.signal(signal.SIGINT, signal.SIG_IGN)
     before = live_descendants(os.getpid())
     began = time.time()
-    with pytest.raises(LoihiSnnError, match="process model raised ValueError: a broken neuron"):
-        run_lava(MNIST, _biases(2), time_steps=16, record_all=False)
+    try:
+        with pytest.raises(LoihiSnnError, match="process model raised ValueError: a broken neur"):
+            run_lava(MNIST, _biases(2), time_steps=16, record_all=False)
+    finally:
+        signal.signal(signal.SIGINT, kept)
     assert time.time() - began < 30
     assert _settled(lambda: live_descendants(os.getpid()) - before) == set()
 
@@ -182,6 +187,8 @@ def _start_sim(tmp_path: Path) -> subprocess.Popen:
         [str(cli), "sim", str(MNIST), "--input", "x.npy", "-n", "100"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+        # Ctrl-C as a terminal's job has it, even when the tests run with it ignored (nohup &)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     os.set_blocking(proc.stderr.fileno(), False)
     err, deadline = b"", time.time() + 120

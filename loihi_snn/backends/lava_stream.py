@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import LoihiSnnError
 from ..progress import Progress
 
+WATCHDOG_SIGNAL = signal.SIGUSR1  # the watchdog's interrupt of the main thread (_Watchdog)
 STOP_SECONDS = 10.0  # what a stopped run may take to join its processes before they are killed
 
 
@@ -117,6 +118,7 @@ def stream(
                 recorders[key].connect_var(var)
             process.create_runtime(run_cfg=run_cfg)  # compile once, outside the timed run
         if threading.current_thread() is threading.main_thread():
+            on_ended = signal.signal(WATCHDOG_SIGNAL, _raise_ended)
             watchdog = _Watchdog(process.runtime._messaging_infrastructure.actors)
             watchdog.start()
         traces = {key: [] for key in recorders}
@@ -136,9 +138,7 @@ def stream(
         finished = True
     except LoihiSnnError:
         raise
-    except KeyboardInterrupt:
-        if watchdog is None or watchdog.failed is None:
-            raise
+    except _ProcessEnded:
         raise LoihiSnnError(f"{what} failed: {watchdog.failure()}") from None
     except Exception as err:
         raise LoihiSnnError(f"{what} failed: {type(err).__name__}: {err}") from None
@@ -146,6 +146,7 @@ def stream(
         with _held(signal.SIGINT, signal.SIGTERM):  # a second one waits for the stop
             if watchdog is not None:
                 watchdog.stop()
+                signal.signal(WATCHDOG_SIGNAL, on_ended)
             if bar is not None:
                 bar.close()
             _shutdown(process, recorders.values(), finished)
@@ -178,10 +179,20 @@ def _held(*signums: int) -> Iterator[None]:
             signal.raise_signal(signum)
 
 
+class _ProcessEnded(Exception):
+    """Raised in the main thread on the watchdog's signal: a Lava process ended mid-run."""
+
+
+def _raise_ended(signum: int, frame: object) -> None:
+    raise _ProcessEnded
+
+
 class _Watchdog(threading.Thread):
     """Watch Lava's processes while the host waits for a run: when one ends, a process model
     failed, and Lava would wait for its answer forever; the watchdog then interrupts the wait
-    (SIGINT to the main thread) and names the failure (``failed``: that process)."""
+    (:data:`WATCHDOG_SIGNAL` to the main thread, whose handler raises :class:`_ProcessEnded`)
+    and names the failure (``failed``: that process). Its own signal, not SIGINT: a job started
+    with Ctrl-C ignored (``nohup cmd &``) would never see that one."""
 
     def __init__(self, actors: list) -> None:
         super().__init__(daemon=True)
@@ -197,7 +208,7 @@ class _Watchdog(threading.Thread):
                 with self._lock:
                     if not self._done.is_set():
                         self.failed = ended
-                        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                        signal.pthread_kill(threading.main_thread().ident, WATCHDOG_SIGNAL)
                 return
 
     def stop(self) -> None:
