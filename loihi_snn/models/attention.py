@@ -94,12 +94,13 @@ def _qktv_block(
     """One Q(K^T V) block on population ``x``; ``shared``: pass 1's synapses of this block (then
     ``feedback``, the X_FB population added into K). Returns Y and the block's synapses."""
     d = shape[0]
-    qkv = [t.reading(x) for t in shared[:3]] if shared else [
+    synapses = [t.reading(x) for t in shared[:3]] if shared else [
         Term(x, "conv", shape, d, 1, 1, 0) for _ in range(3)
     ]
+    inputs = [[t] for t in synapses]
     if feedback is not None:  # K = LIF(BN(X W_K) + X_FB)
-        qkv[1] = [qkv[1], Term(feedback, "fixed", shape, weight=_eye(d))]
-    q, k, v = (add_pop(t if isinstance(t, list) else [t], spec.threshold)[0] for t in qkv)
+        inputs[1].append(Term(feedback, "fixed", shape, weight=_eye(d)))
+    q, k, v = (add_pop(terms, spec.threshold)[0] for terms in inputs)
     attn, _ = add_pop(
         [Term(p, "identity", shape, weight=b) for p, b in zip((q, k, v), QKTV_BITS, strict=True)],
         None, qktv=spec.heads,
@@ -108,7 +109,7 @@ def _qktv_block(
     proj = shared[3].reading(s) if shared else Term(s, "conv", shape, d, 1, 1, 0)
     o, _ = add_pop([proj], None, inherits=x)
     y, mlp = _mlp(add_pop, spec, o, shape, shared[4:] if shared else None)
-    return y, [*(shared or qkv)[:3], proj, *mlp]
+    return y, [*(shared or synapses)[:3], proj, *mlp]
 
 
 def add_qktv_block(add_pop: Callable, spec: LayerSpec, x: int, shape: tuple) -> tuple[int, tuple]:
