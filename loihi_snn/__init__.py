@@ -51,6 +51,7 @@ _API: dict[str, tuple[str, str, bool]] = {
     "verify": (".evaluation", "verify", True),
     "energy_report": (".energy.runner", "energy_report", True),
     "deploy_report": (".deploy.plan", "deploy_report", True),
+    "run_comparison": (".results", "run_comparison", True),
 }
 
 __all__ = ["__version__", "LoihiSnnError", "import_lava", *_API]

@@ -1,5 +1,5 @@
 """The ``loihi-snn`` command: train, export, plot, raster, sim, verify and demo, the energy
-report and each mechanism's report subcommands."""
+report, each mechanism's report subcommands and a comparison's results over seeds."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .mechanisms.reports import REPORTS
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from .distributed import Ranks
     from .recipe import apply_overrides, load_recipe
     from .train import train
 
@@ -28,11 +29,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     sets = [f"{key}={value}" for key, value in shortcuts.items() if value is not None]
     recipe = apply_overrides(load_recipe(args.recipe), [*sets, *args.set])
     out = args.out or f"runs/{recipe.name}"
-    row = train(recipe, out, resume=args.resume, force=args.force)
-    print(
-        f"{recipe.name}: test accuracy {row['test_accuracy']:.4f} (quantised, eval mode) after "
-        f"epoch {row['epoch']}; run in {out}"
-    )
+    row = train(recipe, out, resume=args.resume, force=args.force, threads=args.threads)
+    if Ranks.from_env().is_main:  # one line for a run of several processes (torchrun)
+        print(
+            f"{recipe.name}: test accuracy {row['test_accuracy']:.4f} (quantised, eval mode) "
+            f"after epoch {row['epoch']}; run in {out}"
+        )
     return 0
 
 
@@ -118,14 +120,22 @@ def format_checks(checks: list, samples: int, backend: str = "lava") -> str:
         f"{'layer':>5} {'type':{width}} {'neurons':>8} {'model spikes':>13} "
         f"{column + ' spikes':>12} {'mismatches':>11}",
     ]
-    silent = [c.index for c in checks if c.model_spikes == 0 and c.lava_spikes == 0]
+    silent = [
+        c.index for c in checks if c.model_spikes == 0 and c.lava_spikes == 0 and not c.voltage
+    ]
     for c in checks:
+        mark = "  silent" if c.index in silent else "  voltage" if c.voltage else ""
         lines.append(
             f"{c.index:>5} {c.kind:{width}} {c.neurons:>8} {c.model_spikes:>13} "
-            f"{c.lava_spikes:>12} {c.mismatches:>11}" + ("  silent" if c.index in silent else "")
+            f"{c.lava_spikes:>12} {c.mismatches:>11}" + mark
         )
     total = sum(c.mismatches for c in checks)
     lines.append("bit-exact: 0 mismatches" if total == 0 else f"NOT bit-exact: {total} mismatches")
+    if any(c.voltage for c in checks):
+        lines.append(
+            "voltage: a non-spiking output layer; its mismatches also count the voltages at the "
+            "last step (the class readout) that differ"
+        )
     if silent:
         lines.append(
             f"silent: layer{'s' if len(silent) > 1 else ''} {', '.join(map(str, silent))} never "
@@ -150,6 +160,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import demo
 
     return demo(args.out)
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from .results import format_table, run_comparison
+
+    report = run_comparison(
+        args.comparison,
+        runs=args.runs,
+        out=args.out,
+        seeds=args.seeds,
+        overrides=args.set,
+        read_only=args.read_only,
+    )
+    print(format_table(report))
+    print(f"wrote {', '.join(report['files'].values())}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--samples-per-epoch", type=int, help="override the recipe's training samples per epoch"
     )
     p.add_argument("--data-dir", help="folder with the dataset's files (Fashion-MNIST IDX)")
+    p.add_argument(
+        "--threads",
+        default="auto",
+        help="torch threads: a count, or auto (default): the cores other processes leave free, "
+        "re-measured every 2 s",
+    )
     p.set_defaults(run=_cmd_train)
 
     p = sub.add_parser("export", help="write a trained run as NetX HDF5")
@@ -263,6 +295,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("net", help=".net file (NetX or graph format, from anywhere)")
     p.add_argument("--json", help="also write the description as JSON")
     p.set_defaults(run=_cmd_inspect, needs_lava=False)
+
+    p = sub.add_parser(
+        "results",
+        help="train (or read) a comparison's variants over seeds; mean ± std table as Markdown, "
+        "JSON and PNG",
+    )
+    p.add_argument("comparison", help="comparison file, e.g. comparisons/biasnn.toml")
+    p.add_argument("--runs", default="runs", help="runs folder (default runs/): "
+                   "<runs>/<comparison>/<label>-s<seed>")
+    p.add_argument("--out", help="output stem: <out>.md, <out>.json, <out>.png (default "
+                   "sim/results/<comparison>)")
+    p.add_argument("--seeds", type=int, nargs="+", help="seeds instead of the file's")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another recipe override for every variant, after the file's set (repeatable; a run "
+        "folder trained with other overrides is refused)",
+    )
+    p.add_argument("--read-only", action="store_true",
+                   help="train nothing: read finished runs, refuse missing ones")
+    p.set_defaults(run=_cmd_results)
 
     for report in REPORTS.values():
         report.add_parsers(sub)

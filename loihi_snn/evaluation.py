@@ -90,7 +90,9 @@ class SimReport:
 @dataclass
 class LayerCheck:
     """One layer with neurons: ``index`` its number in the file (:meth:`Graph.number`), ``kind``
-    its :meth:`Graph.kind_name`; spike counts over all samples and steps."""
+    its :meth:`Graph.kind_name`; spike counts over all samples and steps. ``voltage``: a
+    non-spiking output layer, whose mismatches count the (sample, neuron) voltages at the last
+    step that differ (the class readout) besides any spike."""
 
     index: int | None
     kind: str
@@ -98,6 +100,7 @@ class LayerCheck:
     model_spikes: int
     lava_spikes: int
     mismatches: int
+    voltage: bool = False
 
 
 def trained_model(
@@ -258,16 +261,22 @@ def verify(
             s.numpy().astype(np.int8)
             for s in trained.model.layer_spikes(torch.from_numpy(x).float())
         ]
-    sim = run_backend(backend, info, x).spikes
+    result = run_backend(backend, info, x)
+    sim = result.spikes
     if [s.shape for s in model_spikes] != [s.shape for s in sim]:
         raise LoihiSnnError(
             f"{info.path.name} does not belong to this checkpoint: file layers "
             f"{[s.shape[1] for s in sim]} vs model layers {[s.shape[1] for s in model_spikes]}"
         )
-    return [
+    checks = [
         LayerCheck(
             info.number(i), info.kind_name(i), a.shape[1], int(a.sum()), int(b.sum()),
             int((a != b).sum()),
         )
         for i, a, b in zip(info.populations, model_spikes, sim, strict=True)
     ]
+    if info.voltage_readout:
+        scores, _ = predict(trained.model, x)
+        checks[-1].mismatches += int((scores != result.readout).sum())
+        checks[-1].voltage = True
+    return checks

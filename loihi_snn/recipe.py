@@ -93,6 +93,7 @@ class TrainSpec:
     lr: float = 1e-3
     weight_decay: float = 0.0
     logit_scale: float = 1.0
+    readout: str = "spikes"  # spikes: output spike counts; voltage: a non-spiking output layer
     eval_batch_size: int = 500
     samples_per_epoch: int = 0  # 0: the whole training split; else a fresh random subset
     val_fraction: float = 0.1  # share of each class of the training split held out (0: none)
@@ -145,6 +146,7 @@ SPARTA_LAYERS = ("hilif", "token_select")  # layers of a SPARTA model (loihi_snn
 _LAYER_TYPES = ("dense", "conv", "flatten", *GRAPH_LAYERS, *SPARTA_LAYERS)
 _DATASETS = ("digits", "fmnist", *EVENT_FORMATS)
 _ENCODERS = ("direct", "rate")
+READOUTS = ("spikes", "voltage")  # the classes from output spike counts | the output voltage
 
 
 def _build(cls: type, table: object, where: str):
@@ -265,6 +267,10 @@ def check_recipe(recipe: Recipe, origin: str = "the recipe") -> None:
     ):
         if value < low:
             raise LoihiSnnError(f"{origin}: train.{key} must be at least {low}, not {value}")
+    if t.readout not in READOUTS:
+        raise LoihiSnnError(
+            f"{origin}: train.readout must be one of {', '.join(READOUTS)}, not '{t.readout}'"
+        )
     if not 0 <= t.val_fraction < 1:
         raise LoihiSnnError(
             f"{origin}: train.val_fraction must be at least 0 and below 1, not {t.val_fraction}"

@@ -57,7 +57,7 @@ def test_the_coincidence_population_is_the_and_of_its_heads_attention_and_its_ke
     np.testing.assert_array_equal(spikes[m], coincidence(spikes[a], spikes[k], heads=2))
     # the float forward has the exported populations, in file order
     xt = torch.from_numpy(x).float()
-    assert len(model.train()._float_layers(xt)) == len(graph.populations)
+    assert len(model.train()._float_layers(xt)[0]) == len(graph.populations)
 
 
 def test_the_fb_lidiff_stage_runs_its_blocks_twice_with_the_same_weights_and_the_feedback():
@@ -88,7 +88,7 @@ def test_the_fb_lidiff_stage_runs_its_blocks_twice_with_the_same_weights_and_the
     shared = {id(t.synapse.weight) for t in twins}
     assert len(shared) < len(twins)
     x = torch.randint(0, 17, (3, 1, 8, 8, 4)).float()
-    assert len(model.train()._float_layers(x)) == len(graph.populations)
+    assert len(model.train()._float_layers(x)[0]) == len(graph.populations)
     traces = FastRunner(graph).run_file_order(x.numpy().astype(np.int64), 4)
     assert all(traces[i][0].any() for i in qktv)
 

@@ -40,7 +40,7 @@ def test_mbpl_exports_one_population_per_branch_and_its_readers_read_every_branc
         np.testing.assert_array_equal(p.weight, reader.inputs[0].weight)
     # the float forward's layers are the exported populations, in file order
     x = torch.randint(0, 17, (2, 1, 8, 8, 8)).float()
-    assert len(model.train()._float_layers(x)) == len(graph.populations) == 3 * 5 + 2
+    assert len(model.train()._float_layers(x)[0]) == len(graph.populations) == 3 * 5 + 2
 
 
 def test_rl_exports_its_second_lif_reading_the_first():

@@ -48,7 +48,7 @@ from ..errors import LoihiSnnError
 from ..ir.graph import Graph, Layer, Neuron, Projection
 from ..ir.hdf5 import write_graph
 from ..ir.validation import validate
-from ..loihi.limits import BIAS_MAX, VTH_MAX
+from ..loihi.limits import BIAS_MAX, DECAY_UNIT, NON_SPIKING_VTH, VTH_MAX
 from ..loihi.limits import TRAINED_WEIGHT_MAX as WEIGHT_MAX
 from ..mechanisms.alif_mask.block import AlifMask
 from ..mechanisms.alif_mask.layer import MaskLayer
@@ -85,11 +85,16 @@ class GraphNet(torch.nn.Module):
     (N, classes, T) of the last population. In eval mode it runs its integer twin."""
 
     def __init__(
-        self, layers: list[LayerSpec], neuron: NeuronSpec, input_shape: tuple[int, int, int]
+        self,
+        layers: list[LayerSpec],
+        neuron: NeuronSpec,
+        input_shape: tuple[int, int, int],
+        readout: str = "spikes",
     ) -> None:
         super().__init__()
         self.input_shape = tuple(int(s) for s in input_shape)
         self.neuron_spec = neuron
+        self.voltage_readout = readout == "voltage"
         self.terms = torch.nn.ModuleList()
         self.pops: list[PopulationSpec] = []
         neurons = []
@@ -186,6 +191,8 @@ class GraphNet(torch.nn.Module):
                 raise LoihiSnnError(f"{where}: not a layer of a residual network")
             if min(shape) < 1:
                 raise LoihiSnnError(f"{where}: output would be empty ({shape})")
+        if self.voltage_readout:
+            neurons[-1] = self._readout_layer()
         self.neurons = torch.nn.ModuleList(neurons)
         self.num_classes = shape[0]
         self.time_steps = 1
@@ -204,7 +211,26 @@ class GraphNet(torch.nn.Module):
             z = z + term(signals[term.source])
         return z
 
-    def _float_layers(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def _readout_layer(self) -> torch.nn.Module:
+        """The non-spiking output layer of a voltage readout (it has no neurons to train: its
+        voltage sums its input current over the sample), refusing an output that is not a plain
+        population reading spikes (the voltage bound of :meth:`_scales` counts spikes)."""
+        spec = self.pops[-1]
+        graded = [
+            self.terms[t].source for t in spec.terms
+            if self.terms[t].source == 0 or self.pops[self.terms[t].source - 1].mask
+        ]
+        dense = all(self.terms[t].kind == "dense" for t in spec.terms)
+        if spec.mask or spec.qktv or spec.inherits or graded or not dense:
+            raise LoihiSnnError(
+                "a voltage readout needs a dense output layer that reads spiking neurons: put a "
+                "dense layer of spiking neurons before it"
+            )
+        return torch.nn.Identity()
+
+    def _float_layers(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Spikes of every population (N, C, H, W, T) or (N, C, T) in file order, and the last
+        population's input current z (N, classes, T) in float units of its threshold."""
         signals, currents, out = {0: x}, {}, []
         for spec, neuron in zip(self.pops, self.neurons, strict=True):
             if spec.qktv:  # reads its Q, K and V spikes apart: Attn = Q (K^T V)
@@ -214,12 +240,15 @@ class GraphNet(torch.nn.Module):
                 continue
             z = self._currents(spec, signals, currents)
             currents[spec.index] = z
+            if isinstance(neuron, torch.nn.Identity):  # the voltage readout: never spikes
+                out.append(torch.zeros_like(z))
+                continue
             signals[spec.index] = neuron(z)  # a mask's: the gated stream Y; an SPK block's: Y
             if isinstance(neuron, SpkBlock):
                 out.extend(neuron.branch_spikes)
             else:
                 out.append(neuron.last_spikes if spec.mask else signals[spec.index])
-        return out
+        return out, currents[self.pops[-1].index]
 
     def masks(self) -> list[AlifMask]:
         return [m for m in self.neurons if isinstance(m, AlifMask)]
@@ -229,16 +258,22 @@ class GraphNet(torch.nn.Module):
         for mask in self.masks():
             mask.reset_state()
 
-    def layer_spikes(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Spikes of every population, each (N, neurons in C, H, W order, T), in file order."""
-        if self.training:
-            return [s.reshape(s.shape[0], -1, s.shape[-1]) for s in self._float_layers(x)]
+    def _twin_traces(self, x: torch.Tensor) -> dict:
+        """The integer twin's traces of ``x`` (:meth:`FastRunner.run_file_order`), with the
+        output's voltage for a voltage readout."""
         from ..backends.fast import FastRunner
 
         if self._twin is None:  # built once per eval phase (train() drops it)
             self._twin = FastRunner(self.to_graph(x.shape[-1]))
         x_int = x.detach().cpu().numpy().astype(np.int64)
-        traces = self._twin.run_file_order(x_int, x_int.shape[-1])
+        record = {self._twin.graph.populations[-1]} if self.voltage_readout else set()
+        return self._twin.run_file_order(x_int, x_int.shape[-1], record)
+
+    def layer_spikes(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Spikes of every population, each (N, neurons in C, H, W order, T), in file order."""
+        if self.training:
+            return [s.reshape(s.shape[0], -1, s.shape[-1]) for s in self._float_layers(x)[0]]
+        traces = self._twin_traces(x)
         return [
             torch.from_numpy(traces[i][0]).transpose(1, 2).contiguous()
             for i in self._twin.graph.populations
@@ -246,8 +281,20 @@ class GraphNet(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
-            return self._float_layers(x)[-1]
+            return self._float_layers(x)[0][-1]
         return self.layer_spikes(x)[-1]
+
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores (N, classes): output spike counts, or with a voltage readout the output
+        voltage at the last step (training: the input current summed over the T steps, in float
+        units of a threshold; eval: the integer twin's voltage mantissa, Lava's v >> 6)."""
+        if self.training:
+            spikes, z = self._float_layers(x)
+            return z.sum(-1) if self.voltage_readout else spikes[-1].sum(-1)
+        if not self.voltage_readout:
+            return self.forward(x).sum(-1)
+        v = self._twin_traces(x)[self._twin.graph.populations[-1]][2]
+        return torch.from_numpy(v[:, -1]).double()
 
     def check_ready(self) -> None:
         """Run one silent sample through the float path so that lazily sized neurons know their
@@ -266,14 +313,22 @@ class GraphNet(torch.nn.Module):
         inherited = self._all_terms(self.pops[spec.inherits - 1]) if spec.inherits else []
         return inherited + spec.terms
 
-    def _scales(self, parts: dict[int, list]) -> dict[int, float]:
+    def _scales(self, parts: dict[int, list], time_steps: int) -> dict[int, float]:
         """Integer units per float unit of every population's and mask's input current, from
         the folded ``parts`` (:meth:`Term.effective` of all its terms) by population index: the
         largest that fits its weights (8 bit), bias (13 bit) and threshold (17 bit), then shared
-        by each mask and the populations reading its output (module doc)."""
+        by each mask and the populations reading its output (module doc). A voltage readout
+        has no threshold: its scale keeps the voltage (the sum of ``time_steps`` inputs, each at
+        most its weights' absolute row sum) inside the 24-bit clip, 2^17 threshold units."""
         scales, readers = {}, {}
         for spec in self.pops:
-            limits = [math.inf if spec.mask else VTH_MAX / spec.top_threshold]
+            if spec.index == len(self.pops) and self.voltage_readout:
+                w = np.hstack([np.abs(w) for w, _, _ in parts[spec.index]])
+                rounding = time_steps * (w.shape[1] + 1) / 2  # each weight rounds by <= 1/2
+                reach = time_steps * float(w.sum(1).max())
+                limits = [(VTH_MAX - rounding) / reach if reach else math.inf]
+            else:
+                limits = [math.inf if spec.mask else VTH_MAX / spec.top_threshold]
             block = self.neurons[spec.index - 1]
             if isinstance(block, SpkBlock) and block.kind == "rl":
                 limits.append(WEIGHT_MAX)  # RL's second LIF reads S1 through weight = scale
@@ -303,7 +358,7 @@ class GraphNet(torch.nn.Module):
             spec.index: [self.terms[t].effective() for t in self._all_terms(spec)]
             for spec in self.pops
         }
-        scales = self._scales(folded)
+        scales = self._scales(folded, time_steps)
         for spec, neuron in zip(self.pops, self.neurons, strict=True):
             scale = scales[spec.index]
             parts = folded[spec.index]
@@ -322,6 +377,10 @@ class GraphNet(torch.nn.Module):
             if spec.mask:
                 record = MaskLayer(neuron.integer_params(scale), neuron.deploy_mode)
                 layers.append(Layer("alif_mask", spec.shape, None, b_int, projections, [], record))
+                continue
+            if isinstance(neuron, torch.nn.Identity):  # voltage readout: u = input, v sums u
+                device = Neuron(DECAY_UNIT, 0, NON_SPIKING_VTH)
+                layers.append(Layer("population", spec.shape, device, b_int, projections))
                 continue
             params = neuron.device_params
             decays = int(params["iDecay"]), int(params["vDecay"])
