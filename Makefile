@@ -38,11 +38,14 @@ clean:
 # Lava fixed_pt vs the fast backend on the same inputs: samples/s, ratio, peak memory, mismatches.
 # Graph models missing from runs/ are trained briefly first (one epoch of 6,000 images: the speed
 # ratio, not the accuracy, is what the bench measures); fmnist_cnn is measured when runs/ has it.
+# Then training samples/s: loihi-snn train against a bare lava-dl loop, alone, beside a busy
+# process and two at once (loihi_snn/train_bench.py).
 BENCH_GRAPHS := digits_resnet fmnist_msresnet fmnist_biasnn fmnist_sparta
 bench: check-python $(STAMP)
 	@test -e runs/bench-digits/model.net || { $(BIN)/loihi-snn train train/digits_mlp.toml --out runs/bench-digits && $(BIN)/loihi-snn export runs/bench-digits -o runs/bench-digits/model.net; }
 	@for m in $(BENCH_GRAPHS); do test -e runs/$$m/model.net || { $(BIN)/loihi-snn train train/$$m.toml --epochs 1 --samples-per-epoch 6000 && $(BIN)/loihi-snn export runs/$$m -o runs/$$m/model.net; } || exit 1; done
 	$(BIN)/python -m loihi_snn.bench
+	$(BIN)/python -m loihi_snn.train_bench
 
 # Damaged variants (truncated, bytes flipped, datasets deleted, wrong dtypes, shapes and values,
 # swapped layers, cycles, huge sizes) of lava-dl's reference nets, runs/*/model.net and small files

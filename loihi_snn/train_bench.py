@@ -3,10 +3,12 @@ lava-dl SLAYER loop on the same model, alone, beside one busy single-threaded pr
 trainings at once (each as a share of its solo speed).
 
 The bare loop is what a lava-dl user writes: the same network (:func:`build_model`), inputs
-encoded once beforehand, Adam, cross-entropy on the output spike counts, nothing logged or
-checked. The toolkit's figure is the training phase of one epoch of ``--samples`` images
-(``train_seconds`` of the run's metrics: encoding, logging and progress included; the epoch's
-evaluation excluded). Every training runs in its own process, as a user starts it.
+encoded once beforehand, Adam, cross-entropy on the class scores (output spike counts, or the
+output voltage of a voltage readout: :func:`class_scores`), nothing logged or checked. The
+toolkit's figure is the training phase of one epoch of ``--samples`` images (``train_seconds``
+of the run's metrics: encoding, logging and progress included; the epoch's evaluation
+excluded), with the command line's ``--threads auto`` unless told. Every training runs in its
+own process, as a user starts it.
 
     python -m loihi_snn.train_bench [--recipes fmnist_cnn fmnist_tiny_msresnet] [--samples N]
 """
@@ -87,7 +89,7 @@ def _bare_loop(recipe_name: str, samples: int) -> float:
 
     from .data import load_dataset
     from .recipe import load_recipe
-    from .train import build_model, encode_split
+    from .train import build_model, class_scores, encode_split
 
     recipe = load_recipe(recipe_name)
     d, t = recipe.data, recipe.train
@@ -100,7 +102,7 @@ def _bare_loop(recipe_name: str, samples: int) -> float:
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
     began = time.perf_counter()
     for start in range(0, samples, t.batch_size):
-        out = model(x[start : start + t.batch_size]).sum(-1)
+        out = class_scores(model, x[start : start + t.batch_size])
         loss = F.cross_entropy(out * t.logit_scale, y[start : start + t.batch_size])
         opt.zero_grad()
         loss.backward()
