@@ -43,7 +43,7 @@ import tomli
 
 from .energy.costs import BUILTIN_COSTS
 from .errors import LoihiSnnError
-from .recipe import Recipe, apply_overrides, load_recipe, parse_recipe, recipe_differences
+from .recipe import Recipe, apply_overrides, load_recipe, recipe_differences
 
 REPO = Path(__file__).resolve().parent.parent
 NET = "model.net"  # the export in each run folder
@@ -257,23 +257,13 @@ class _Run:
 
 def _recorded(folder: Path) -> tuple[Recipe, int, list[dict]] | None:
     """(recipe, epoch, per-epoch history) of a run folder's checkpoint, or None."""
-    import torch
-
-    from .train import CHECKPOINT
+    from .train import CHECKPOINT, read_checkpoint
 
     path = folder / CHECKPOINT
     if not path.exists():
         return None
-    try:
-        ckpt = torch.load(path, map_location="cpu")
-        return parse_recipe(ckpt["recipe"], str(path)), ckpt["epoch"], ckpt["history"]
-    except LoihiSnnError:
-        raise
-    except Exception as err:  # torch raises many types for a damaged file
-        raise LoihiSnnError(
-            f"{path} is not a loihi_snn checkpoint ({type(err).__name__}): remove the run folder "
-            f"{folder} to train it again"
-        ) from None
+    ckpt, recipe = read_checkpoint(path, f"remove the run folder {folder} to train it again")
+    return recipe, ckpt["epoch"], ckpt["history"]
 
 
 def _plan(comparison: Comparison, runs: Path, seeds: list[int], overrides: list[str]) -> list[_Run]:

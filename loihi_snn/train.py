@@ -158,6 +158,20 @@ def model_state(model: SpikingNet) -> dict:
     return {k: v for k, v in model.state_dict().items() if not k.endswith(("_state",))}
 
 
+def read_checkpoint(path: Path, advice: str) -> tuple[dict, Recipe]:
+    """A checkpoint file's contents and its recipe; a file that is not one is refused in one
+    line ending in ``advice`` (what to do)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu")
+        return ckpt, parse_recipe(ckpt["recipe"], str(path))
+    except LoihiSnnError:
+        raise
+    except Exception as err:  # torch raises many types for a damaged file
+        raise LoihiSnnError(
+            f"{path} is not a loihi_snn checkpoint ({type(err).__name__}): {advice}"
+        ) from None
+
+
 def load_checkpoint(path: str | Path, data_path: str | None = None) -> tuple[Trained, dict]:
     """Rebuild the trained model from a checkpoint file (or a run directory)."""
     path = Path(path)
@@ -167,16 +181,7 @@ def load_checkpoint(path: str | Path, data_path: str | None = None) -> tuple[Tra
         raise LoihiSnnError(
             f"checkpoint {path} not found: train first (loihi_snn.train, 'loihi-snn train')"
         )
-    try:
-        ckpt = torch.load(path, map_location="cpu")
-        recipe = parse_recipe(ckpt["recipe"], str(path))
-    except LoihiSnnError:
-        raise
-    except Exception as err:  # torch raises many types for a damaged file
-        raise LoihiSnnError(
-            f"{path} is not a loihi_snn checkpoint ({type(err).__name__}): retrain or pick "
-            f"another file"
-        ) from None
+    ckpt, recipe = read_checkpoint(path, "retrain or pick another file")
     if data_path is not None:
         recipe.data.path = data_path
     d = recipe.data
