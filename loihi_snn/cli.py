@@ -29,7 +29,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     sets = [f"{key}={value}" for key, value in shortcuts.items() if value is not None]
     recipe = apply_overrides(load_recipe(args.recipe), [*sets, *args.set])
     out = args.out or f"runs/{recipe.name}"
-    row = train(recipe, out, resume=args.resume, force=args.force, threads=args.threads)
+    row = train(
+        recipe, out, resume=args.resume, force=args.force, threads=args.threads,
+        device=args.device,
+    )
     if Ranks.from_env().is_main:  # one line for a run of several processes (torchrun)
         print(
             f"{recipe.name}: test accuracy {row['test_accuracy']:.4f} (quantised, eval mode) "
@@ -210,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="torch threads: a count, or auto (default): the cores other processes leave free, "
         "re-measured every 2 s",
+    )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="where the training passes run: cpu (default), cuda, cuda:N or auto (CUDA where "
+        "torch finds it); evaluations run the integer twin on the CPU",
     )
     p.set_defaults(run=_cmd_train)
 

@@ -2,7 +2,8 @@
 its process group, the DDP wrapper, this process's part of a batch and the sums across processes.
 Without torchrun's environment a run is one process and nothing here touches torch.distributed.
 
-Only gloo (CPU tensors) is exercised: the training loop keeps model and batches on the CPU."""
+gloo (CPU) is exercised here; NCCL (one CUDA device per process, ``--device cuda``) is written
+for machines with GPUs and has not run on this one, which has none."""
 
 from __future__ import annotations
 
@@ -50,6 +51,36 @@ class Ranks:
     def is_main(self) -> bool:
         return self.rank == 0
 
+    def device(self, name: str) -> torch.device:
+        """The device this process trains on: ``cpu``, ``cuda`` (under torchrun the machine's
+        GPU number ``local_rank``), ``cuda:N``, or ``auto`` (CUDA where torch finds it). A CUDA
+        device that is not there is refused in one line."""
+        if name == "auto":
+            name = "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise LoihiSnnError(
+                f"device {name!r}: give cpu, cuda, cuda:N or auto"
+            ) from None
+        if device.type not in ("cpu", "cuda"):
+            raise LoihiSnnError(f"device {name!r}: give cpu, cuda, cuda:N or auto")
+        if device.type == "cpu":
+            return device
+        if not torch.cuda.is_available():
+            raise LoihiSnnError(
+                f"device {name!r}: torch finds no CUDA device on this machine; train with "
+                f"--device cpu"
+            )
+        index = self.local_rank if device.index is None else device.index
+        if index >= torch.cuda.device_count():
+            raise LoihiSnnError(
+                f"device cuda:{index}: this machine has {torch.cuda.device_count()} CUDA "
+                f"device(s); give one of cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+            )
+        torch.cuda.set_device(index)
+        return torch.device("cuda", index)
+
     @contextmanager
     def group(self, device: torch.device) -> Iterator[None]:
         """The process group for the ``with`` block, when ``world`` > 1: gloo for a model on the
@@ -85,7 +116,7 @@ class Ranks:
         finally:
             dist.destroy_process_group()
 
-    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
         """``model`` itself in a one-process run, else ``model`` in DDP, which broadcasts rank 0's
         parameters and buffers now and averages the gradients in every backward pass. Call it
         once the model's lazily shaped lava-dl neuron parameters exist (``check_ready``). The
@@ -96,7 +127,8 @@ class Ranks:
             return model
         state = [name for name, _ in model.named_buffers() if name.endswith(NEURON_STATE)]
         DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, state)
-        return DistributedDataParallel(model, static_graph=True)
+        ids = [device.index] if device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids, static_graph=True)
 
     def check_batches(self, samples: int, batch_size: int) -> None:
         """Refuse an epoch of ``samples`` in batches of ``batch_size`` with a batch smaller than

@@ -131,10 +131,10 @@ def build_model(recipe: Recipe, data: Dataset) -> SpikingNet | GraphNet:
     torch.manual_seed(recipe.seed)
     types = {spec.type for spec in recipe.layers}
     graph = bool(types & set(GRAPH_LAYERS)) and not types & set(SPARTA_LAYERS)
-    if recipe.train.readout != "spikes" and not graph:
+    if recipe.train.readout != "spikes" and types & set(SPARTA_LAYERS):
         raise LoihiSnnError(
-            f"recipe {recipe.name}: train.readout = '{recipe.train.readout}' is built for "
-            f"residual and attention networks; this network reads its output spikes"
+            f"recipe {recipe.name}: train.readout = '{recipe.train.readout}' is not built for "
+            f"SPARTA networks; they read their output spikes"
         )
     if types & set(SPARTA_LAYERS):
         from .models.sparta import SpartaNet
@@ -143,7 +143,7 @@ def build_model(recipe: Recipe, data: Dataset) -> SpikingNet | GraphNet:
     elif graph:
         model = GraphNet(recipe.layers, recipe.neuron, data.input_shape, recipe.train.readout)
     else:
-        model = SpikingNet(recipe.layers, recipe.neuron, data.input_shape)
+        model = SpikingNet(recipe.layers, recipe.neuron, data.input_shape, recipe.train.readout)
     model.check_ready()
     if model.num_classes != len(data.classes):
         raise LoihiSnnError(
@@ -199,6 +199,7 @@ def train(
     progress: bool = True,
     force: bool = False,
     threads: str | int | None = None,
+    device: str = "cpu",
 ) -> dict:
     """Train ``recipe`` into ``run_dir``; return the final metrics row. The run folder records
     the effective recipe (``recipe.toml``, every key written out), the logs (:class:`RunLog`), the
@@ -211,7 +212,10 @@ def train(
     re-measured while it trains: :class:`loihi_snn.threads.Threads`; the command line's
     default); None leaves torch's setting alone. A run is bit-for-bit reproducible (and a
     resumed run equal to an uninterrupted one) at a fixed thread count: float sums split over
-    a different number of threads differ in their last bits.
+    a different number of threads differ in their last bits. ``device``: where the training
+    passes run, ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (:meth:`Ranks.device`); the per-epoch
+    evaluations run the integer twin on the CPU (a copy of the model) and checkpoints hold CPU
+    tensors, so a run continues on any device.
 
     Started by ``torchrun`` (:class:`Ranks`), every process builds the same model and splits
     every batch of ``train.batch_size`` with the others (:func:`_train_epoch`); no random stream
@@ -224,9 +228,12 @@ def train(
     continue each other. BatchNorm normalises each process's part of a batch on its own (torch
     2.3's SyncBatchNorm refuses CPU modules); the running statistics kept are rank 0's."""
     ranks = Ranks.from_env()
-    with ranks.group(torch.device("cpu")):
+    where = ranks.device(device)
+    with ranks.group(where):
         pool = Threads(threads) if threads is not None and ranks.world == 1 else None
-        return _train(recipe, run_dir, resume, progress and ranks.is_main, force, ranks, pool)
+        return _train(
+            recipe, run_dir, resume, progress and ranks.is_main, force, ranks, pool, where
+        )
 
 
 def _train(
@@ -237,6 +244,7 @@ def _train(
     force: bool,
     ranks: Ranks,
     threads: Threads | None,
+    device: torch.device,
 ) -> dict:
     """:func:`train` in this process of the run (``progress``: rank 0's alone)."""
     check_recipe(recipe, f"recipe {recipe.name or '(unnamed)'}")
@@ -248,7 +256,7 @@ def _train(
     train_index, val_index = _training_parts(data, recipe)
     ranks.check_batches(len(_epoch_order(recipe, train_index, 0)), t.batch_size)
     seed_everything(recipe.seed)
-    model = build_model(recipe, data)
+    model = build_model(recipe, data).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=t.epochs)
     history: list[dict] = []
@@ -278,7 +286,7 @@ def _train(
         raise LoihiSnnError(
             f"{run_dir} already holds a run: resume it or train into another folder"
         )
-    net = ranks.wrap(_ClassScores(model))
+    net = ranks.wrap(_ClassScores(model), device)
     if ranks.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(run_dir / "recipe.toml") as tmp:
@@ -293,6 +301,7 @@ def _train(
             train_loss, train_accuracy, step = _train_epoch(
                 model, net, opt, data, recipe, order, epoch, step, log, progress, ranks, threads
             )
+            judged = model if device.type == "cpu" else _on_cpu(model, recipe, data)
             trained = time.time() - began
             schedule.step()
             row = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": train_accuracy}
@@ -300,9 +309,9 @@ def _train(
             if ranks.is_main:  # the others wait for its row
                 if len(val_index):
                     row["val_accuracy"] = accuracy(
-                        model, data, recipe, "train", val_index, recipe.seed + 2
+                        judged, data, recipe, "train", val_index, recipe.seed + 2
                     )
-                row["test_accuracy"] = evaluate(model, data, recipe)
+                row["test_accuracy"] = evaluate(judged, data, recipe)
                 row |= {"lr": lr, "seconds": round(time.time() - began, 2)}
             row = ranks.from_main(row)
             history.append(row)
@@ -313,14 +322,14 @@ def _train(
             )
             if improved:
                 best = {"epoch": epoch + 1, "val_accuracy": row["val_accuracy"]}
-                _save_model(run_dir / BEST, model, history, effective)
+                _save_model(run_dir / BEST, judged, history, effective)
             if progress:
                 tqdm.write(_summary(row, t.epochs) + ("  best" if improved else ""))
             log.epoch(history, step)  # before the checkpoint: a resume drops what it has beyond
             with atomic_path(ckpt_path) as tmp:
                 torch.save(
                     {
-                        "model": model_state(model),
+                        "model": model_state(judged),
                         "optimizer": opt.state_dict(),
                         "schedule": schedule.state_dict(),
                         "torch_rng": torch.get_rng_state(),
@@ -368,6 +377,7 @@ def _train_epoch(
     equal parts or not; losses and counts are summed over the processes: the logged and returned
     figures are the whole batch's."""
     t = recipe.train
+    device = next(model.parameters()).device
     model.train()
     if hasattr(model, "start_epoch"):
         model.start_epoch()
@@ -380,8 +390,8 @@ def _train_epoch(
             share = len(index) / len(batch)
             x = torch.from_numpy(
                 encode_split(data, recipe, "train", index, recipe.seed + 10 + epoch)
-            ).float()
-            y = torch.from_numpy(data.y_train[index])
+            ).float().to(device)
+            y = torch.from_numpy(data.y_train[index]).to(device)
             scores = net(x)
             loss = F.cross_entropy(scores * t.logit_scale, y)
             if hasattr(model, "aux_loss"):  # e.g. SPARTA's sparsity regulariser
@@ -401,6 +411,16 @@ def _train_epoch(
             if threads is not None:
                 threads.update()
     return loss_sum / len(order), correct / len(order), step
+
+
+def _on_cpu(model: SpikingNet | GraphNet, recipe: Recipe, data: Dataset) -> torch.nn.Module:
+    """A CPU copy of ``model`` (trained on another device) for the integer twin's evaluation
+    and the checkpoints."""
+    rng = torch.get_rng_state()  # building seeds torch: the training's stream goes on as it was
+    copy = build_model(recipe, data)
+    torch.set_rng_state(rng)
+    copy.load_state_dict(model_state(model), strict=False)
+    return copy
 
 
 class _ClassScores(torch.nn.Module):

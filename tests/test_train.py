@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib
 import json
 
+import numpy as np
 import pytest
 import torch
 
+from loihi_snn.distributed import Ranks
 from loihi_snn.errors import LoihiSnnError
 from loihi_snn.recipe import load_recipe
 from loihi_snn.train import CHECKPOINT, train
@@ -66,3 +68,37 @@ def test_resume_refuses_a_different_recipe(repo, tmp_path):
     other.train.lr = 0.001
     with pytest.raises(LoihiSnnError, match=r"recipe differs .*train\.lr: 0\.003 -> 0\.001"):
         train(other, tmp_path / "run", resume=True, progress=False)
+
+
+def test_devices_that_are_not_there_are_refused():
+    ranks = Ranks()
+    assert ranks.device("cpu") == torch.device("cpu")
+    for name in ("tpu", "cuda:x", ""):
+        with pytest.raises(LoihiSnnError, match="give cpu, cuda, cuda:N or auto"):
+            ranks.device(name)
+    if torch.cuda.is_available():
+        assert ranks.device("auto").type == "cuda"
+    else:
+        assert ranks.device("auto") == torch.device("cpu")
+        with pytest.raises(LoihiSnnError, match="no CUDA device on this machine"):
+            ranks.device("cuda")
+
+
+@pytest.mark.lava
+def test_the_cpu_copy_evaluated_for_another_device_is_the_same_model(repo, tmp_path):
+    """A model trained on a GPU is evaluated and saved through a CPU copy: same predictions, same
+    state, and the training's random stream untouched."""
+    train(_recipe(repo, 1), tmp_path / "run", progress=False)
+    trained, _ = loihi_train.load_checkpoint(tmp_path / "run" / CHECKPOINT)
+    model = trained.model
+    rng = torch.get_rng_state()
+    copy = loihi_train._on_cpu(model, trained.recipe, trained.data)
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert copy is not model
+    state = loihi_train.model_state(model)
+    for key, value in loihi_train.model_state(copy).items():
+        assert torch.equal(value, state[key]), key
+    inputs = loihi_train.encode_split(trained.data, trained.recipe, "test", np.arange(50), 1)
+    np.testing.assert_array_equal(
+        loihi_train.predict(copy, inputs)[0], loihi_train.predict(model, inputs)[0]
+    )

@@ -7,6 +7,12 @@ shifts; a neuron spikes when v > threshold*64*64 and then v resets to 0. This is
 provided integer inputs, thresholds that are multiples of 1/64, and states that
 stay inside 24 bits.
 
+Voltage readout (``train.readout = "voltage"``): the last dense layer is a lava-dl ``Affine``
+block without neuron dynamics; its file entry has no neuron group, so netx gives it its silent
+fallback neuron (iDecay 0, vDecay 4096, vThMant 2^17: u sums the input, v = u, clipped at 24
+bits) and the class scores are that voltage at the last step. Training reads the summed input
+current (float units of a threshold); eval mode runs those Lava rules on the integer input.
+
 Timing: every block is built with ``delay_shift=False``, so layer k at step t sees layer k-1 at the
 same step t. Lava's per-hop synaptic delay is absorbed by resetting layer k at offset k (the loader
 pipelines samples), so each layer of the exported file sees exactly the T steps the model saw.
@@ -25,6 +31,8 @@ from lava.lib.dl import slayer
 
 from ..errors import LoihiSnnError
 from ..fileio import atomic_path
+from ..ir.hdf5 import NETX_FALLBACK
+from ..loihi.fixed_point import lif_run
 from ..recipe import LayerSpec, NeuronSpec
 
 FORMAT_VERSION = 1
@@ -48,13 +56,19 @@ def _conv_out(size: int, layer: LayerSpec) -> int:
 
 class SpikingNet(torch.nn.Module):
     """A chain of SLAYER blocks. Input: integer-valued tensor (N, C, H, W, T); output: spikes
-    (N, classes, T) of the last dense layer."""
+    (N, classes, T) of the last dense layer, or with a voltage readout its input current
+    (float units of a threshold)."""
 
     def __init__(
-        self, layers: list[LayerSpec], neuron: NeuronSpec, input_shape: tuple[int, int, int]
+        self,
+        layers: list[LayerSpec],
+        neuron: NeuronSpec,
+        input_shape: tuple[int, int, int],
+        readout: str = "spikes",
     ) -> None:
         super().__init__()
         self.input_shape = tuple(int(s) for s in input_shape)
+        self.voltage_readout = readout == "voltage"
         blocks: list[torch.nn.Module] = []
         shape: tuple[int, ...] = self.input_shape
         for i, layer in enumerate(layers):
@@ -85,16 +99,18 @@ class SpikingNet(torch.nn.Module):
                     raise LoihiSnnError(
                         f"layer #{i}: dense needs a flat input; add a flatten layer"
                     )
-                blocks.append(
-                    slayer.block.cuba.Dense(
-                        params,
-                        shape[0],
-                        layer.out,
-                        weight_scale=layer.weight_scale,
-                        delay_shift=False,
+                if self.voltage_readout and i == len(layers) - 1:
+                    block = slayer.block.cuba.Affine(
+                        params, shape[0], layer.out, layer.weight_scale, dynamics=False
                     )
-                )
+                else:
+                    block = slayer.block.cuba.Dense(
+                        params, shape[0], layer.out, layer.weight_scale, delay_shift=False
+                    )
+                blocks.append(block)
                 shape = (layer.out,)
+        if self.voltage_readout and not isinstance(blocks[-1], slayer.block.cuba.Affine):
+            raise LoihiSnnError("a voltage readout needs a dense output layer")
         self.blocks = torch.nn.ModuleList(blocks)
         self.num_classes = shape[0]
 
@@ -109,13 +125,32 @@ class SpikingNet(torch.nn.Module):
         return x
 
     def layer_spikes(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Spikes of every spiking block, each flattened to (N, neurons, T) in C, H, W order."""
+        """Spikes of every spiking block, each flattened to (N, neurons, T) in C, H, W order (a
+        voltage readout's: zeros, it never spikes)."""
         out = []
         for block in self.blocks:
             x = block(x)
             if not isinstance(block, slayer.block.cuba.Flatten):
                 out.append(x.reshape(x.shape[0], -1, x.shape[-1]))
+        if self.voltage_readout:
+            out[-1] = torch.zeros_like(out[-1])
         return out
+
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores (N, classes): output spike counts, or with a voltage readout the output
+        voltage at the last step (training: the input current summed over the T steps; eval:
+        Lava's v of netx's fallback neuron, run on the integer input w_int . s)."""
+        out = self(x)
+        if not self.voltage_readout or self.training:
+            return out.sum(-1)
+        a = torch.round(out * 64).to(torch.int64).transpose(1, 2).contiguous().numpy()
+        batch, steps, neurons = a.shape
+        spikes = np.empty(a.shape, np.int8)
+        u, v = np.empty(a.shape, np.int64), np.empty(a.shape, np.int64)
+        n = NETX_FALLBACK
+        bias = np.zeros((batch, neurons), np.int64)
+        lif_run(a, 3, 0, n.cu, n.cv, bias, n.vth, spikes, u, v, True)
+        return torch.from_numpy(v[:, -1]).double()
 
     def check_ready(self) -> None:
         """Run one silent sample so that lazily sized neurons know their shape."""
