@@ -143,7 +143,8 @@ class SpikingNet(torch.nn.Module):
         out = self(x)
         if not self.voltage_readout or self.training:
             return out.sum(-1)
-        a = torch.round(out * 64).to(torch.int64).transpose(1, 2).contiguous().numpy()
+        a = torch.round(out.detach().cpu() * 64).to(torch.int64)  # w_int . s, (N, classes, T)
+        a = a.transpose(1, 2).contiguous().numpy()
         batch, steps, neurons = a.shape
         spikes = np.empty(a.shape, np.int8)
         u, v = np.empty(a.shape, np.int64), np.empty(a.shape, np.int64)
