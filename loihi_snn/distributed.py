@@ -103,7 +103,7 @@ class Ranks:
             # run's collectives before this one ended long before it (it waits for every
             # process). Measured here on the end of a run (broadcasts, then the destructor):
             # hung in 5 of 12 tries without it, in none of 20 with it.
-            done = torch.zeros(1)
+            done = _on_group_device(torch.zeros(1))
             work = dist.all_reduce(done, async_op=True)
             work.wait()
         except RuntimeError as err:
@@ -151,7 +151,7 @@ class Ranks:
         process."""
         if self.world == 1:
             return values
-        total = torch.tensor(values, dtype=torch.float64)
+        total = _on_group_device(torch.tensor(values, dtype=torch.float64))
         dist.all_reduce(total)
         return total.tolist()
 
@@ -162,3 +162,11 @@ class Ranks:
         box = [value]
         dist.broadcast_object_list(box, src=0)
         return box[0]
+
+
+def _on_group_device(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` where the process group's collectives take it: NCCL reduces CUDA tensors only
+    (on this process's GPU, :meth:`Ranks.device`), gloo CPU ones."""
+    if dist.get_backend() == "nccl":
+        return tensor.to(torch.device("cuda", torch.cuda.current_device()))
+    return tensor
