@@ -60,10 +60,8 @@ class Ranks:
         try:
             device = torch.device(name)
         except RuntimeError:
-            raise LoihiSnnError(
-                f"device {name!r}: give cpu, cuda, cuda:N or auto"
-            ) from None
-        if device.type not in ("cpu", "cuda"):
+            device = None
+        if device is None or device.type not in ("cpu", "cuda"):
             raise LoihiSnnError(f"device {name!r}: give cpu, cuda, cuda:N or auto")
         if device.type == "cpu":
             return device

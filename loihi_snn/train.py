@@ -4,6 +4,7 @@ per-step and per-epoch logs, a checkpoint every epoch, the best epoch's model an
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -301,12 +302,12 @@ def _train(
             train_loss, train_accuracy, step = _train_epoch(
                 model, net, opt, data, recipe, order, epoch, step, log, progress, ranks, threads
             )
-            judged = model if device.type == "cpu" else _on_cpu(model, recipe, data)
             trained = time.time() - began
             schedule.step()
             row = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": train_accuracy}
             row["train_seconds"] = round(trained, 2)  # the training phase, evaluations excluded
             if ranks.is_main:  # the others wait for its row
+                judged = model if device.type == "cpu" else _on_cpu(model)
                 if len(val_index):
                     row["val_accuracy"] = accuracy(
                         judged, data, recipe, "train", val_index, recipe.seed + 2
@@ -413,14 +414,10 @@ def _train_epoch(
     return loss_sum / len(order), correct / len(order), step
 
 
-def _on_cpu(model: SpikingNet | GraphNet, recipe: Recipe, data: Dataset) -> torch.nn.Module:
+def _on_cpu(model: SpikingNet | GraphNet) -> torch.nn.Module:
     """A CPU copy of ``model`` (trained on another device) for the integer twin's evaluation
     and the checkpoints."""
-    rng = torch.get_rng_state()  # building seeds torch: the training's stream goes on as it was
-    copy = build_model(recipe, data)
-    torch.set_rng_state(rng)
-    copy.load_state_dict(model_state(model), strict=False)
-    return copy
+    return copy.deepcopy(model).cpu()
 
 
 class _ClassScores(torch.nn.Module):

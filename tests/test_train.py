@@ -92,7 +92,7 @@ def test_the_cpu_copy_evaluated_for_another_device_is_the_same_model(repo, tmp_p
     trained, _ = loihi_train.load_checkpoint(tmp_path / "run" / CHECKPOINT)
     model = trained.model
     rng = torch.get_rng_state()
-    copy = loihi_train._on_cpu(model, trained.recipe, trained.data)
+    copy = loihi_train._on_cpu(model)
     assert torch.equal(torch.get_rng_state(), rng)
     assert copy is not model
     state = loihi_train.model_state(model)

@@ -30,6 +30,7 @@ import tomli
 
 from ..energy.costs import BUILTIN_COSTS
 from ..errors import LoihiSnnError
+from ..recipe import Recipe
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -106,6 +107,22 @@ class Comparison:
     paper: dict[str, dict[str, tuple[float, str]]] = field(default_factory=dict)
 
 
+@dataclass
+class Run:
+    """One variant x seed of a comparison: its effective recipe, run folder and the epoch its
+    checkpoint holds (None without one)."""
+
+    variant: Variant
+    seed: int
+    recipe: Recipe
+    folder: Path
+    epoch: int | None
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch == self.recipe.train.epochs
+
+
 def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -173,7 +190,7 @@ def load_comparison(path: str | Path) -> Comparison:
     for key, ok, what in checks:
         if key in raw and not ok(raw[key]):
             raise LoihiSnnError(f"{path}: '{key}' must be {what}")
-    _check_overrides(raw.get("set", []), str(path))
+    check_overrides(raw.get("set", []), str(path))
     variants = []
     for i, table in enumerate(raw["variants"]):
         where = f"[[variants]] #{i} of {path}"
@@ -216,7 +233,7 @@ def load_comparison(path: str | Path) -> Comparison:
     )
 
 
-def _check_overrides(overrides: list[str], where: str) -> None:
+def check_overrides(overrides: list[str], where: str) -> None:
     """The seed is the comparison's: each run gets ``seed=<s>``."""
     for item in overrides:
         if item.partition("=")[0].strip() == "seed":

@@ -6,27 +6,23 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..energy.costs import BUILTIN_COSTS
-from .comparison import METRICS, REPO, Comparison
-
-if TYPE_CHECKING:
-    from .runs import _Run
+from .comparison import METRICS, REPO, Comparison, Run
 
 
 def _fmt(value: float, metric: str) -> str:
     return f"{value:,.{METRICS[metric].digits}f}"
 
 
-def _with_unit(value: float, metric: str) -> str:
+def with_unit(value: float, metric: str) -> str:
     unit = METRICS[metric].unit
     return _fmt(value, metric) + (unit if unit in ("", "%") else f" {unit}")
 
 
-def _report(
+def build_report(
     comparison: Comparison,
-    plan: list[_Run],
+    plan: list[Run],
     results: list[dict],
     seeds: list[int],
     overrides: list[str],
@@ -215,7 +211,7 @@ def plot_report(report: dict, path: str | Path) -> Path:
     return path
 
 
-def _write(report: dict, files: dict[str, Path]) -> None:
+def write_report(report: dict, files: dict[str, Path]) -> None:
     from ..fileio import atomic_path, write_json
 
     with atomic_path(files["md"]) as tmp:

@@ -11,29 +11,15 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LoihiSnnError
 from ..recipe import Recipe, apply_overrides, load_recipe, recipe_differences
-from .comparison import Comparison, Variant, _check_overrides, load_comparison
+from .comparison import Comparison, Run, check_overrides, load_comparison
 from .measure import evaluate
-from .report import _report, _with_unit, _write
+from .report import build_report, with_unit, write_report
 
 NET = "model.net"  # the export in each run folder
-
-
-@dataclass
-class _Run:
-    variant: Variant
-    seed: int
-    recipe: Recipe
-    folder: Path
-    epoch: int | None  # the checkpoint's epoch, None without one
-
-    @property
-    def finished(self) -> bool:
-        return self.epoch == self.recipe.train.epochs
 
 
 def _recorded(folder: Path) -> tuple[Recipe, int, list[dict]] | None:
@@ -47,7 +33,7 @@ def _recorded(folder: Path) -> tuple[Recipe, int, list[dict]] | None:
     return recipe, ckpt["epoch"], ckpt["history"]
 
 
-def _plan(comparison: Comparison, runs: Path, seeds: list[int], overrides: list[str]) -> list[_Run]:
+def _plan(comparison: Comparison, runs: Path, seeds: list[int], overrides: list[str]) -> list[Run]:
     """Every variant x seed with its effective recipe and run folder; refuses a folder trained
     with another recipe before anything is trained."""
     plan = []
@@ -65,7 +51,7 @@ def _plan(comparison: Comparison, runs: Path, seeds: list[int], overrides: list[
                         f"it, or give another runs folder"
                     )
             epoch = None if recorded is None else recorded[1]
-            plan.append(_Run(variant, seed, recipe, folder, epoch))
+            plan.append(Run(variant, seed, recipe, folder, epoch))
     return plan
 
 
@@ -111,7 +97,7 @@ def run_comparison(
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
         raise LoihiSnnError(f"seeds must be distinct integers >= 0, not {seeds}")
     overrides = list(overrides)
-    _check_overrides(overrides, "overrides")
+    check_overrides(overrides, "overrides")
     runs = Path(runs)
     out = Path(out) if out is not None else Path("sim/results") / comparison.name
     plan = _plan(comparison, runs, seeds, overrides)
@@ -137,7 +123,7 @@ def run_comparison(
             export(run.folder, net)  # new, or the run was trained on since
         _, epoch, history = _recorded(run.folder)
         measured = evaluate(net, comparison.metrics, comparison.n, comparison.energy_model)
-        shown = ", ".join(f"{m} {_with_unit(v, m)}" for m, v in measured.values.items())
+        shown = ", ".join(f"{m} {with_unit(v, m)}" for m, v in measured.values.items())
         _say(progress, f"{head}: {status} {run.folder} (epoch {epoch}); {measured.samples} test "
                        f"images: {shown}")
         results.append(
@@ -153,11 +139,11 @@ def run_comparison(
                 "notes": measured.notes,
             }
         )
-    report = _report(comparison, plan, results, seeds, overrides,
+    report = build_report(comparison, plan, results, seeds, overrides,
                      command_line(path, runs, out, seeds, overrides, read_only))
     files = {kind: Path(f"{out}.{kind}") for kind in ("md", "json", "png")}
     report["files"] = {kind: str(p) for kind, p in files.items()}
-    _write(report, files)
+    write_report(report, files)
     return report
 
 
