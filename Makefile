@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml | check-python
 	if ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then \
 		rm -rf $(VENV) && echo "creating $(VENV) with $$py" && $$py -m venv $(VENV) || exit 1; \
 	fi
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	@free=$$(df -Pk . | awk 'NR == 2 {print int($$4 / 1048576)}'); [ "$$free" -ge 9 ] || \
+		echo "note: $$free GB free here; installing needs about 9 GB (torch and its CUDA libraries: 6 GB in $(VENV), the downloads beside)"
+	$(BIN)/python -m pip install -q --no-cache-dir --upgrade pip
+	$(BIN)/python -m pip install -q --no-cache-dir -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 demo: check-python $(STAMP)

@@ -97,6 +97,8 @@ class TrainSpec:
     eval_batch_size: int = 500
     samples_per_epoch: int = 0  # 0: the whole training split; else a fresh random subset
     val_fraction: float = 0.1  # share of each class of the training split held out (0: none)
+    shift: int = 0  # augmentation (loihi_snn.data.augment): random moves of up to shift pixels
+    flip: bool = False  # augmentation: random left-right mirroring
 
 
 @dataclass
@@ -264,6 +266,7 @@ def check_recipe(recipe: Recipe, origin: str = "the recipe") -> None:
         ("batch_size", t.batch_size, 1),
         ("eval_batch_size", t.eval_batch_size, 1),
         ("samples_per_epoch", t.samples_per_epoch, 0),
+        ("shift", t.shift, 0),
     ):
         if value < low:
             raise LoihiSnnError(f"{origin}: train.{key} must be at least {low}, not {value}")

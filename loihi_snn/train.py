@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .data import Dataset, bin_recordings, encode, load_dataset
+from .data import Dataset, augment, bin_recordings, encode, load_dataset
 from .distributed import Ranks
 from .errors import LoihiSnnError
 from .fileio import atomic_path
@@ -389,9 +389,9 @@ def _train_epoch(
             batch = order[start : start + t.batch_size]
             index = ranks.shard(batch)
             share = len(index) / len(batch)
-            x = torch.from_numpy(
-                encode_split(data, recipe, "train", index, recipe.seed + 10 + epoch)
-            ).float().to(device)
+            x = encode_split(data, recipe, "train", index, recipe.seed + 10 + epoch)
+            x = augment(x, index, t.shift, t.flip, recipe.seed, epoch)
+            x = torch.from_numpy(x).float().to(device)
             y = torch.from_numpy(data.y_train[index]).to(device)
             scores = net(x)
             loss = F.cross_entropy(scores * t.logit_scale, y)

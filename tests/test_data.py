@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from loihi_snn.data.augment import augment
 from loihi_snn.data.datasets import load_dataset, load_digits_dataset, load_fashion_mnist
 from loihi_snn.data.encoders import encode, input_levels
 from loihi_snn.data.idx import read_idx
@@ -379,3 +380,48 @@ def test_encode_unknown_encoder(raw_batch):
     with pytest.raises(LoihiSnnError) as info:
         encode(raw_batch, "latency", 255, 15, 4)
     assert "latency" in str(info.value)
+
+
+# ------------------------------------------------------------------------------ augmentation
+
+
+def _one_pixel(n: int, value: int = 7) -> np.ndarray:
+    """n samples (n, 1, 9, 9, 2), each a single pixel of ``value`` at the centre (4, 4)."""
+    x = np.zeros((n, 1, 9, 9, 2), dtype=np.int32)
+    x[:, 0, 4, 4, :] = value
+    return x
+
+
+def test_augment_off_returns_the_input():
+    x = _one_pixel(3)
+    assert augment(x, np.arange(3), shift=0, flip=False, seed=0, epoch=0) is x
+
+
+def test_augment_moves_pixels_within_the_shift_and_keeps_values():
+    n = 200
+    out = augment(_one_pixel(n), np.arange(n), shift=2, flip=False, seed=0, epoch=0)
+    moves = set()
+    for sample in out:
+        ys, xs = np.nonzero(sample[0, :, :, 0])
+        assert len(ys) == 1 and sample[0, ys[0], xs[0]].tolist() == [7, 7]
+        moves.add((int(ys[0]) - 4, int(xs[0]) - 4))
+    assert moves == {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}
+
+
+def test_augment_flip_mirrors_about_half_the_samples():
+    x = np.zeros((400, 1, 3, 4, 1), dtype=np.int32)
+    x[:, 0, :, 0, 0] = 1  # the left column
+    out = augment(x, np.arange(400), shift=0, flip=True, seed=0, epoch=0)
+    mirrored = out[:, 0, :, 3, 0].all(axis=1)
+    assert (mirrored | out[:, 0, :, 0, 0].all(axis=1)).all()
+    assert 150 < mirrored.sum() < 250
+
+
+def test_augment_draws_per_sample_and_epoch():
+    ids = np.arange(10, 74)
+    x = np.random.default_rng(0).integers(0, 16, (64, 1, 8, 8, 3)).astype(np.int32)
+    whole = augment(x, ids, shift=2, flip=True, seed=3, epoch=1)
+    parts = [augment(x[i : i + 24], ids[i : i + 24], 2, True, 3, 1) for i in (0, 24, 48)]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)  # however the batch is cut
+    assert not np.array_equal(augment(x, ids, 2, True, 3, 2), whole)  # another epoch
+    assert not np.array_equal(augment(x, ids, 2, True, 4, 1), whole)  # another seed

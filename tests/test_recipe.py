@@ -97,6 +97,13 @@ def test_digits_mlp_values():
     assert recipe.train.lr == pytest.approx(0.003)
 
 
+def test_augmentation_keys():
+    recipe = parse_recipe(recipe_text(train="shift = 2\nflip = true"))
+    assert (recipe.train.shift, recipe.train.flip) == (2, True)
+    assert (TrainSpec().shift, TrainSpec().flip) == (0, False)
+    assert "train.shift must be at least 0, not -1" in raises(recipe_text(train="shift = -1"))
+
+
 def test_fmnist_cnn_values():
     recipe = load_recipe(TRAIN_DIR / "fmnist_cnn.toml")
     assert recipe.data.dataset == "fmnist"
@@ -192,6 +199,8 @@ def test_unknown_key_message_names_table():
         ({"data": "time_steps = true"}, "time_steps"),
         ({"layer": 'threshold = "high"'}, "threshold"),
         ({"neuron": "current_decay = [0.25]"}, "current_decay"),
+        ({"train": "flip = 1"}, "flip"),
+        ({"train": "shift = 1.5"}, "shift"),
     ],
 )
 def test_wrong_type_is_named(kwargs, key):

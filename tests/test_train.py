@@ -18,15 +18,16 @@ from loihi_snn.train import CHECKPOINT, train
 loihi_train = importlib.import_module("loihi_snn.train")
 
 
-def _recipe(repo, epochs):
+def _recipe(repo, epochs, shift=0, flip=False):
     recipe = load_recipe(repo / "train" / "digits_mlp.toml")
-    recipe.train.epochs = epochs
+    recipe.train.epochs, recipe.train.shift, recipe.train.flip = epochs, shift, flip
     return recipe
 
 
 @pytest.mark.lava
 def test_resume_continues_exactly_where_training_stopped(repo, tmp_path, monkeypatch):
-    straight = train(_recipe(repo, 2), tmp_path / "a", progress=False)
+    """Augmented inputs included: they are drawn per sample and epoch."""
+    straight = train(_recipe(repo, 2, 1, True), tmp_path / "a", progress=False)
 
     calls = []
 
@@ -39,10 +40,10 @@ def test_resume_continues_exactly_where_training_stopped(repo, tmp_path, monkeyp
     real_evaluate = loihi_train.evaluate
     monkeypatch.setattr(loihi_train, "evaluate", interrupted_evaluate)
     with pytest.raises(KeyboardInterrupt):
-        train(_recipe(repo, 2), tmp_path / "b", progress=False)
+        train(_recipe(repo, 2, 1, True), tmp_path / "b", progress=False)
     monkeypatch.setattr(loihi_train, "evaluate", real_evaluate)
     assert torch.load(tmp_path / "b" / CHECKPOINT)["epoch"] == 1
-    resumed = train(_recipe(repo, 2), tmp_path / "b", resume=True, progress=False)
+    resumed = train(_recipe(repo, 2, 1, True), tmp_path / "b", resume=True, progress=False)
     a = torch.load(tmp_path / "a" / CHECKPOINT)
     b = torch.load(tmp_path / "b" / CHECKPOINT)
     assert a["epoch"] == b["epoch"] == 2
@@ -52,6 +53,26 @@ def test_resume_continues_exactly_where_training_stopped(repo, tmp_path, monkeyp
     metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
     assert [row["epoch"] for row in metrics] == [1, 2]
     assert metrics[1]["train_loss"] == straight["train_loss"]
+
+
+@pytest.mark.lava
+def test_training_feeds_the_augmented_inputs(repo, tmp_path, monkeypatch):
+    fed = []
+    real_augment = loihi_train.augment
+
+    def recorded(x, *args):
+        out = real_augment(x, *args)
+        fed.append((x, out))
+        return out
+
+    monkeypatch.setattr(loihi_train, "augment", recorded)
+    recipe = _recipe(repo, 1, shift=1, flip=True)
+    recipe.train.samples_per_epoch = 64
+    plain = _recipe(repo, 1)
+    plain.train.samples_per_epoch = 64
+    moved = train(recipe, tmp_path / "moved", progress=False)
+    assert len(fed) == 2 and all(not np.array_equal(x, out) for x, out in fed)
+    assert moved["train_loss"] != train(plain, tmp_path / "plain", progress=False)["train_loss"]
 
 
 @pytest.mark.lava

@@ -1,5 +1,6 @@
 """Real datasets that need no download, deterministic splits, spike encoders and event readers."""
 
+from .augment import augment
 from .datasets import FASHION_MNIST_DIR, Dataset, load_dataset
 from .encoders import encode, input_levels
 from .event_folders import EVENT_FORMATS, EventFormat, bin_recordings
@@ -11,6 +12,7 @@ __all__ = [
     "Dataset",
     "load_dataset",
     "encode",
+    "augment",
     "input_levels",
     "read_idx",
     "Events",
