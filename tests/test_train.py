@@ -123,3 +123,21 @@ def test_the_cpu_copy_evaluated_for_another_device_is_the_same_model(repo, tmp_p
     np.testing.assert_array_equal(
         loihi_train.predict(copy, inputs)[0], loihi_train.predict(model, inputs)[0]
     )
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("readout", ["spikes", "voltage"])
+def test_the_epoch_evaluations_predict_what_the_model_predicts(repo, tmp_path, readout):
+    """The per-epoch accuracies run a sequential net's exported file in the fast backend: the
+    same predictions as lava-dl's integer forward pass of the model in eval mode."""
+    recipe = _recipe(repo, 1)
+    recipe.train.readout, recipe.train.logit_scale = readout, 1.0
+    row = train(recipe, tmp_path / "run", progress=False)
+    trained, _ = loihi_train.load_checkpoint(tmp_path / "run" / CHECKPOINT)
+    index = np.arange(len(trained.data.y_test))
+    inputs = loihi_train.encode_split(trained.data, trained.recipe, "test", index, 1)
+    expected = loihi_train.predict(trained.model, inputs)[1]
+    twin = loihi_train.twin_predictions(trained.model, recipe.data.time_steps)
+    np.testing.assert_array_equal(twin(inputs), expected)
+    assert len(np.unique(expected)) == 10  # a trained model, not a constant answer
+    assert row["test_accuracy"] == (expected == trained.data.y_test).mean()

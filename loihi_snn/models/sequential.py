@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from pathlib import Path
 
 import h5py
@@ -31,7 +32,8 @@ from lava.lib.dl import slayer
 
 from ..errors import LoihiSnnError
 from ..fileio import atomic_path
-from ..ir.hdf5 import NETX_FALLBACK
+from ..ir.graph import Graph
+from ..ir.hdf5 import NETX_FALLBACK, read_network
 from ..loihi.fixed_point import lif_run
 from ..recipe import LayerSpec, NeuronSpec
 
@@ -158,6 +160,13 @@ class SpikingNet(torch.nn.Module):
         if any(b.shape is None for b in self.blocks):
             with torch.no_grad():
                 self(torch.zeros((1, *self.input_shape, 1)))
+
+    def to_graph(self, time_steps: int) -> Graph:
+        """The network as the toolkit's IR (what the fast backend runs): the file
+        :meth:`export_hdf5` writes, read back."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.export_hdf5(Path(tmp) / "net.net", {"time_steps": time_steps})
+            return read_network(path)
 
     def export_hdf5(self, path: str | Path, meta: dict) -> Path:
         """Write the network as NetX HDF5 (atomic). ``meta`` is stored as JSON in the root attribute
