@@ -42,7 +42,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lava.lib.dl import slayer
 
 from ..errors import LoihiSnnError
 from ..ir.graph import Graph, Layer, Neuron, Projection
@@ -56,6 +55,7 @@ from ..mechanisms.lidiff.rules import ATTENTIONS, head_problem
 from ..mechanisms.qktv.block import QKTV
 from ..mechanisms.qktv.rules import QktvParams
 from ..mechanisms.spk.block import SpkBlock
+from ..nn import CubaNeuron
 from ..recipe import QKTV_BLOCKS, TRANSFORMER_BLOCKS, LayerSpec, NeuronSpec
 from .attention import add_fb_stage, add_ff_block, add_qktv_block
 from .terms import Term
@@ -132,7 +132,7 @@ class GraphNet(torch.nn.Module):
             else:
                 if spk:
                     spec.threshold = theta = theta * neuron.spk_thresholds[0]
-                neurons.append(slayer.neuron.cuba.Neuron(threshold=theta, **params))
+                neurons.append(CubaNeuron(threshold=theta, **params))
             return spec.index, out
 
         for i, spec in enumerate(layers):

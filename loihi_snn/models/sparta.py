@@ -42,6 +42,7 @@ from ..loihi.limits import VTH_MAX
 from ..mechanisms.hilif.block import HiLIF
 from ..mechanisms.token_select.block import TokenSelect
 from ..mechanisms.token_select.rules import QG
+from ..nn import CubaNeuron
 from ..recipe import LayerSpec, NeuronSpec, Recipe, SpartaSpec
 
 
@@ -90,7 +91,7 @@ class SpartaNet(torch.nn.Module):
             theta = neuron.threshold if spec.threshold is None else spec.threshold
             self.synapses.append(slayer.synapse.Dense(width, spec.out))
             self.neurons.append(
-                slayer.neuron.cuba.Neuron(
+                CubaNeuron(
                     threshold=theta, current_decay=neuron.current_decay,
                     voltage_decay=neuron.voltage_decay, tau_grad=neuron.tau_grad,
                     scale_grad=neuron.scale_grad, requires_grad=False,

@@ -19,9 +19,9 @@ one float unit of current. All branches share the recipe's decays.
 from __future__ import annotations
 
 import torch
-from lava.lib.dl import slayer
 
 from ...errors import LoihiSnnError
+from ...nn import CubaNeuron
 from .rules import threshold_problem
 
 
@@ -39,7 +39,7 @@ class SpkBlock(torch.nn.Module):
             raise LoihiSnnError(problem)
         self.kind, self.thresholds = kind, [float(t) for t in thresholds]
         self.lifs = torch.nn.ModuleList(
-            slayer.neuron.cuba.Neuron(threshold=t, **neuron) for t in self.thresholds
+            CubaNeuron(threshold=t, **neuron) for t in self.thresholds
         )
         self.branch_spikes: list[torch.Tensor] = []
 

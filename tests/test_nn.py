@@ -1,0 +1,34 @@
+"""The toolkit's CUBA neuron computes what lava-dl's computes, values and gradients, bit for bit."""
+
+import pytest
+import torch
+from lava.lib.dl import slayer
+
+from loihi_snn.nn import CubaNeuron
+
+
+@pytest.mark.parametrize(
+    ("current_decay", "voltage_decay"),
+    [(1.0, 0.75), (1.0, 1.0), (1.0, 0.0), (0.25, 0.03)],  # the last: lava-dl's own path
+)
+def test_the_neuron_equals_lava_dl_s(current_decay: float, voltage_decay: float) -> None:
+    params = dict(threshold=0.5, current_decay=current_decay, voltage_decay=voltage_decay,
+                  tau_grad=0.1, scale_grad=1.0, requires_grad=False)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 4, 5, 5, 6, generator=generator) * 0.7  # fractions, both signs
+    mix = torch.randn(3, 4, 5, 5, 6, generator=generator)
+    outputs, grads = [], []
+    for neuron in (slayer.neuron.cuba.Neuron(**params), CubaNeuron(**params)):
+        for _ in range(2):  # the first call also sizes the neuron
+            inp = x.clone().requires_grad_(True)
+            current, voltage = neuron.dynamics(inp)
+            spikes = neuron.spike(voltage)
+            ((spikes + voltage + current) * mix).sum().backward()
+        outputs.append((current, voltage, spikes))
+        grads.append(inp.grad)
+        assert tuple(neuron.shape) == (4, 5, 5)
+    for ours, theirs in zip(outputs[1], outputs[0], strict=True):
+        assert torch.equal(ours, theirs)
+    assert torch.equal(grads[1], grads[0])
+    assert outputs[0][2].sum() > 0 and outputs[0][2].mean() < 0.9  # spikes, not all
+    assert not torch.equal(outputs[0][0], x)  # the grid truncation is part of what is compared
