@@ -59,8 +59,8 @@ class CubaNeuron(slayer.neuron.cuba.Neuron):
             bool((quantize(d) == self.p_scale).all())
             for d in (self.current_decay, self.voltage_decay)
         ]
-        if not memoryless[0]:
-            return super().dynamics(input)
+        if not memoryless[0] or (self.shape is not None and input.shape[1:-1] != self.shape):
+            return super().dynamics(input)  # a wrong shape: lava-dl's own error
         if self.shape is None:
             self.shape = input.shape[1:-1]
             self.num_neurons = math.prod(self.shape)

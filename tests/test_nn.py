@@ -32,3 +32,11 @@ def test_the_neuron_equals_lava_dl_s(current_decay: float, voltage_decay: float)
     assert torch.equal(grads[1], grads[0])
     assert outputs[0][2].sum() > 0 and outputs[0][2].mean() < 0.9  # spikes, not all
     assert not torch.equal(outputs[0][0], x)  # the grid truncation is part of what is compared
+
+
+def test_a_sized_neuron_refuses_another_shape_as_lava_dl_s_does() -> None:
+    for neuron in (slayer.neuron.cuba.Neuron(threshold=0.5, current_decay=1.0, voltage_decay=0.5),
+                   CubaNeuron(threshold=0.5, current_decay=1.0, voltage_decay=0.5)):
+        neuron(torch.rand(2, 3, 4))
+        with pytest.raises(AssertionError, match="does not match"):
+            neuron(torch.rand(2, 5, 4))
