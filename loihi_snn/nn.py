@@ -52,20 +52,21 @@ class CubaNeuron(slayer.neuron.cuba.Neuron):
     current memory (current decay 1), their coincidence neurons no voltage memory either.
     Learnable decays, persistent states and normalisation take lava-dl's own path."""
 
+    def _keeps_nothing(self, decay: torch.Tensor) -> bool:
+        return bool((quantize(decay) == self.p_scale).all())
+
     def dynamics(self, input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.requires_grad or self.persistent_state or self.norm is not None:
+        if (
+            self.requires_grad or self.persistent_state or self.norm is not None
+            or not self._keeps_nothing(self.current_decay)
+            or (self.shape is not None and input.shape[1:-1] != self.shape)  # lava-dl's error
+        ):
             return super().dynamics(input)
-        memoryless = [
-            bool((quantize(d) == self.p_scale).all())
-            for d in (self.current_decay, self.voltage_decay)
-        ]
-        if not memoryless[0] or (self.shape is not None and input.shape[1:-1] != self.shape):
-            return super().dynamics(input)  # a wrong shape: lava-dl's own error
         if self.shape is None:
             self.shape = input.shape[1:-1]
             self.num_neurons = math.prod(self.shape)
         current = _OnGrid.apply(input, self.s_scale)
-        if memoryless[1]:  # the current is on the grid already: the voltage is its copy
+        if self._keeps_nothing(self.voltage_decay):  # the current is on the grid: v is its copy
             return current, _OnGrid.apply(current, self.s_scale)
         voltage = leaky_integrator.dynamics(
             current,
