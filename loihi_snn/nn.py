@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numba
+import numpy as np
 import torch
 from lava.lib.dl import slayer
 from lava.lib.dl.slayer.neuron.dynamics import leaky_integrator
@@ -42,37 +44,86 @@ class _OnGrid(torch.autograd.Function):
         return grad, None
 
 
+@numba.njit(parallel=True, cache=True)
+def _leak(
+    x: np.ndarray, keep: int, threshold: np.float32, scale: np.float32, out: np.ndarray
+) -> None:
+    """lava-dl's integer leaky integrator (``_li_dynamics_fwd``) from a zero state, one neuron
+    per row of ``x`` and ``out`` (neurons, T), float32 in units of the threshold:
+
+        y[t] = trunc(y[t-1] * keep / 4096) + trunc(scale * x[t])      int64, keep = 4096 - decay
+        out[t] = y[t] / scale;   y[t] = 0 where y[t] >= threshold     (float32, as torch compares)
+
+    ``threshold <= 0``: no reset. ``scale`` is lava-dl's state scale (64)."""
+    for i in numba.prange(x.shape[0]):
+        y = np.int64(0)
+        for t in range(x.shape[1]):
+            p = y * keep
+            y = (p >> 12 if p >= 0 else -((-p) >> 12)) + np.int64(scale * x[i, t])
+            out[i, t] = np.float32(y) / scale
+            if threshold > 0 and np.float32(y) >= threshold:
+                y = 0
+
+
+class _LeakyIntegrator(torch.autograd.Function):
+    """lava-dl's ``_LIDynamics`` for a zero initial state and one shared decay on the CPU: the
+    forward in one compiled pass over each neuron's steps (:func:`_leak`) instead of a torch loop
+    over the steps in int64, the backward lava-dl's own. Input (N, ..., T) float32."""
+
+    @staticmethod
+    def forward(
+        ctx, x: torch.Tensor, decay: torch.Tensor, threshold: float, scale: int
+    ) -> torch.Tensor:
+        x = x.detach().contiguous()
+        out = torch.empty_like(x)
+        numba.set_num_threads(min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+        _leak(
+            x.view(-1, x.shape[-1]).numpy(), (1 << 12) - int(decay.item()),
+            np.float32(threshold * scale), np.float32(scale), out.view(-1, x.shape[-1]).numpy(),
+        )
+        ctx.save_for_backward(out, decay)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None]:
+        out, decay = ctx.saved_tensors
+        grad_input, grad_decay = leaky_integrator._li_dynamics_bwd(grad, out, decay)
+        return grad_input, grad_decay, None, None
+
+
 class CubaNeuron(slayer.neuron.cuba.Neuron):
-    """lava-dl's CUBA neuron; a state with decay 1 (no memory: y[t] = x[t]) is computed for
-    all T steps at once instead of lava-dl's loop over the steps.
+    """lava-dl's CUBA neuron, its integer dynamics computed faster on the CPU, bit for bit
+    (values and gradients: tests/test_nn.py).
 
-    With decay 4096/4096 lava-dl's integrator keeps ``trunc(x[t] * s_scale) / s_scale``,
-    whatever the state and the reset, and passes the gradient through unchanged; so does this
-    neuron, bit for bit (tests/test_nn.py). The residual and attention models' LIFs have no
-    current memory (current decay 1), their coincidence neurons no voltage memory either.
-    Learnable decays, persistent states and normalisation take lava-dl's own path."""
-
-    def _keeps_nothing(self, decay: torch.Tensor) -> bool:
-        return bool((quantize(decay) == self.p_scale).all())
+    lava-dl loops over the T steps in torch, about ten int64 tensor operations per step and
+    state; here a state with decay 1 (no memory: y[t] = trunc(x[t] * s_scale) / s_scale, the
+    gradient passed through) is computed for all steps at once, any other in one compiled pass
+    per neuron (:class:`_LeakyIntegrator`). Persistent states, per-neuron decays, normalisation,
+    CUDA and other dtypes take lava-dl's own path."""
 
     def dynamics(self, input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if (
-            self.requires_grad or self.persistent_state or self.norm is not None
-            or not self._keeps_nothing(self.current_decay)
+            self.persistent_state or self.norm is not None or not self.shared_param
+            or input.is_cuda or input.dtype != torch.float32 or input.dim() < 3
             or (self.shape is not None and input.shape[1:-1] != self.shape)  # lava-dl's error
         ):
             return super().dynamics(input)
         if self.shape is None:
             self.shape = input.shape[1:-1]
             self.num_neurons = math.prod(self.shape)
-        current = _OnGrid.apply(input, self.s_scale)
-        if self._keeps_nothing(self.voltage_decay):  # the current is on the grid: v is its copy
-            return current, _OnGrid.apply(current, self.s_scale)
-        voltage = leaky_integrator.dynamics(
-            current,
-            quantize(self.voltage_decay),
-            torch.zeros(current.shape[:-1], dtype=current.dtype, device=current.device),
-            self.s_scale,
-            self.threshold + self.threshold_eps,
-        )
+        if self.requires_grad:
+            self.clamp()
+        current = self._integrate(input, self.current_decay, None)
+        voltage = self._integrate(current, self.voltage_decay, self.threshold + self.threshold_eps)
         return current, voltage
+
+    def _integrate(
+        self, x: torch.Tensor, decay: torch.Tensor, threshold: float | None
+    ) -> torch.Tensor:
+        decay = quantize(decay)
+        if not decay.requires_grad and bool((decay == self.p_scale).all()):  # keeps nothing
+            return _OnGrid.apply(x, self.s_scale)
+        no_reset = -1.0  # lava-dl's value for a state without threshold
+        return _LeakyIntegrator.apply(
+            x, decay, no_reset if threshold is None else threshold, self.s_scale
+        )

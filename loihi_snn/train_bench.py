@@ -2,9 +2,11 @@
 lava-dl SLAYER loop on the same model, alone, beside one busy single-threaded process, and two
 trainings at once (each as a share of its solo speed).
 
-The bare loop is what a lava-dl user writes: the same network (:func:`build_model`), inputs
-encoded once beforehand, Adam, cross-entropy on the class scores (output spike counts, or the
-output voltage of a voltage readout: :func:`class_scores`), nothing logged or checked. The
+The bare loop is what a lava-dl user writes: the same network (:func:`build_model`) with
+lava-dl's own CUBA neuron class in place of :class:`~loihi_snn.nn.CubaNeuron` (the same numbers,
+computed by lava-dl's code), inputs encoded once beforehand, Adam, cross-entropy on the class
+scores (output spike counts, or the output voltage of a voltage readout: :func:`class_scores`),
+nothing logged or checked. The
 toolkit's figure is the training phase of one epoch of ``--samples`` images (``train_seconds``
 of the run's metrics: encoding, logging and progress included; the epoch's evaluation
 excluded), with the command line's ``--threads auto`` unless told. Every training runs in its
@@ -86,8 +88,10 @@ def _bare_loop(recipe_name: str, samples: int) -> float:
     import numpy as np
     import torch
     import torch.nn.functional as F
+    from lava.lib.dl import slayer
 
     from .data import load_dataset
+    from .nn import CubaNeuron
     from .recipe import load_recipe
     from .train import build_model, class_scores, encode_split
 
@@ -98,6 +102,9 @@ def _bare_loop(recipe_name: str, samples: int) -> float:
     x = torch.from_numpy(encode_split(data, recipe, "train", index, recipe.seed)).float()
     y = torch.from_numpy(data.y_train[index])
     model = build_model(recipe, data)
+    for module in model.modules():
+        if isinstance(module, CubaNeuron):  # no state of its own: lava-dl's class takes over
+            module.__class__ = slayer.neuron.cuba.Neuron
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
     began = time.perf_counter()

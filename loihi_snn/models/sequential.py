@@ -35,6 +35,7 @@ from ..fileio import atomic_path
 from ..ir.graph import Graph
 from ..ir.hdf5 import NETX_FALLBACK, read_network
 from ..loihi.fixed_point import lif_run
+from ..nn import CubaNeuron
 from ..recipe import LayerSpec, NeuronSpec
 
 FORMAT_VERSION = 1
@@ -50,6 +51,15 @@ def neuron_params(spec: NeuronSpec, threshold: float | None = None) -> dict:
         "scale_grad": spec.scale_grad,
         "requires_grad": False,
     }
+
+
+def _with_cuba_neuron(block: torch.nn.Module, params: dict) -> torch.nn.Module:
+    """The lava-dl block with :class:`CubaNeuron` in place of its neuron: the same parameters and
+    integer rules, computed faster on the CPU. Built after the block, so the weights' random
+    initialisation is the same as lava-dl's."""
+    block.neuron = CubaNeuron(**params)
+    block.synapse.pre_hook_fx = block.neuron.quantize_8bit
+    return block
 
 
 def _conv_out(size: int, layer: LayerSpec) -> int:
@@ -78,18 +88,17 @@ class SpikingNet(torch.nn.Module):
             if layer.type == "conv":
                 if len(shape) != 3:
                     raise LoihiSnnError(f"layer #{i}: conv needs a (C, H, W) input, got {shape}")
-                blocks.append(
-                    slayer.block.cuba.Conv(
-                        params,
-                        shape[0],
-                        layer.out,
-                        layer.kernel,
-                        stride=layer.stride,
-                        padding=layer.padding,
-                        weight_scale=layer.weight_scale,
-                        delay_shift=False,
-                    )
+                conv = slayer.block.cuba.Conv(
+                    dict(params),
+                    shape[0],
+                    layer.out,
+                    layer.kernel,
+                    stride=layer.stride,
+                    padding=layer.padding,
+                    weight_scale=layer.weight_scale,
+                    delay_shift=False,
                 )
+                blocks.append(_with_cuba_neuron(conv, params))
                 shape = (layer.out, _conv_out(shape[1], layer), _conv_out(shape[2], layer))
                 if min(shape[1:]) < 1:
                     raise LoihiSnnError(f"layer #{i}: conv output would be empty ({shape})")
@@ -106,8 +115,12 @@ class SpikingNet(torch.nn.Module):
                         params, shape[0], layer.out, layer.weight_scale, dynamics=False
                     )
                 else:
-                    block = slayer.block.cuba.Dense(
-                        params, shape[0], layer.out, layer.weight_scale, delay_shift=False
+                    block = _with_cuba_neuron(
+                        slayer.block.cuba.Dense(
+                            dict(params), shape[0], layer.out, layer.weight_scale,
+                            delay_shift=False,
+                        ),
+                        params,
                     )
                 blocks.append(block)
                 shape = (layer.out,)
