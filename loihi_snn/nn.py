@@ -1,4 +1,5 @@
-"""Torch helpers shared by several mechanisms' blocks."""
+"""Torch parts shared by the toolkit's models: the CUBA neuron every model builds
+(:class:`CubaNeuron`, lava-dl's with faster CPU dynamics) and a surrogate spike function."""
 
 from __future__ import annotations
 
@@ -99,12 +100,12 @@ class CubaNeuron(slayer.neuron.cuba.Neuron):
     state; here a state with decay 1 (no memory: y[t] = trunc(x[t] * s_scale) / s_scale, the
     gradient passed through) is computed for all steps at once, any other in one compiled pass
     per neuron (:class:`_LeakyIntegrator`). Persistent states, per-neuron decays, normalisation,
-    CUDA and other dtypes take lava-dl's own path."""
+    other devices and dtypes take lava-dl's own path."""
 
     def dynamics(self, input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if (
             self.persistent_state or self.norm is not None or not self.shared_param
-            or input.is_cuda or input.dtype != torch.float32 or input.dim() < 3
+            or input.device.type != "cpu" or input.dtype != torch.float32 or input.dim() < 3
             or (self.shape is not None and input.shape[1:-1] != self.shape)  # lava-dl's error
         ):
             return super().dynamics(input)
