@@ -11,6 +11,8 @@ import torch
 from lava.lib.dl import slayer
 from lava.lib.dl.slayer.utils import quantize
 
+from .loihi.fixed_point import DECAY_SHIFT, rshift0
+
 
 class ArcTanSpike(torch.autograd.Function):
     """Heaviside ``x >= 0`` forward, arctan surrogate backward (SpikingJelly's ATan):
@@ -51,15 +53,14 @@ def _leak(
     """lava-dl's integer leaky integrator (``_li_dynamics_fwd``) from a zero state, one neuron
     per row of ``x`` and ``out`` (neurons, T), float32 in units of the threshold:
 
-        y[t] = trunc(y[t-1] * keep / 4096) + trunc(scale * x[t])      int64, keep = 4096 - decay
+        y[t] = rshift0(y[t-1] * keep, 12) + trunc(scale * x[t])      int64, keep = 4096 - decay
         out[t] = y[t] / scale;   y[t] = 0 where y[t] >= threshold     (float32, as torch compares)
 
     ``threshold <= 0``: no reset. ``scale`` is lava-dl's state scale (64)."""
     for i in numba.prange(x.shape[0]):
         y = np.int64(0)
         for t in range(x.shape[1]):
-            p = y * keep
-            y = (p >> 12 if p >= 0 else -((-p) >> 12)) + np.int64(scale * x[i, t])
+            y = rshift0(y * keep, DECAY_SHIFT) + np.int64(scale * x[i, t])
             out[i, t] = np.float32(y) / scale
             if threshold > 0 and np.float32(y) >= threshold:
                 y = 0
@@ -80,6 +81,11 @@ def _leak_grad(grad: np.ndarray, keep: np.float32, out: np.ndarray) -> None:
             out[i, t] = g
 
 
+def _rows(t: torch.Tensor) -> np.ndarray:
+    """A contiguous (N, ..., T) tensor as a (neurons, T) numpy view of the same memory."""
+    return t.view(-1, t.shape[-1]).numpy()
+
+
 class _LeakyIntegrator(torch.autograd.Function):
     """lava-dl's ``_LIDynamics`` for a zero initial state and one shared decay on the CPU: the
     forward and the backward each in one compiled pass over every neuron's steps (:func:`_leak`,
@@ -93,8 +99,8 @@ class _LeakyIntegrator(torch.autograd.Function):
         out = torch.empty_like(x)
         numba.set_num_threads(min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
         _leak(
-            x.view(-1, x.shape[-1]).numpy(), (1 << 12) - int(decay.item()),
-            np.float32(threshold * scale), np.float32(scale), out.view(-1, x.shape[-1]).numpy(),
+            _rows(x), (1 << DECAY_SHIFT) - int(decay.item()), np.float32(threshold * scale),
+            np.float32(scale), _rows(out),
         )
         ctx.save_for_backward(out, decay)
         return out
@@ -106,11 +112,8 @@ class _LeakyIntegrator(torch.autograd.Function):
         out, decay = ctx.saved_tensors
         grad = grad.contiguous()
         grad_input = torch.empty_like(grad)
-        keep = 1 - decay / (1 << 12)  # lava-dl's float32 factor
-        _leak_grad(
-            grad.view(-1, grad.shape[-1]).numpy(), np.float32(keep.item()),
-            grad_input.view(-1, grad.shape[-1]).numpy(),
-        )
+        keep = 1 - decay / (1 << DECAY_SHIFT)  # lava-dl's float32 factor
+        _leak_grad(_rows(grad), np.float32(keep.item()), _rows(grad_input))
         grad_decay = None
         if ctx.needs_input_grad[1]:  # lava-dl's expression for one shared decay
             grad_decay = (grad_input[..., 1:] * out[..., :-1]).flatten().sum(0, keepdim=True)
