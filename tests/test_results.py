@@ -16,7 +16,10 @@ from loihi_snn.energy.runner import energy_report
 from loihi_snn.errors import LoihiSnnError
 from loihi_snn.mechanisms.alif_mask.report import mask_stats
 from loihi_snn.mechanisms.token_select.report import selection_stats
+from loihi_snn.recipe import apply_overrides, load_recipe, recipe_differences
 from loihi_snn.results import command_line, evaluate, load_comparison, run_comparison
+
+SHIPPED = sorted((Path(__file__).parents[1] / "comparisons").glob("*.toml"))
 
 COMPARISON = """
 name = "tiny"
@@ -176,6 +179,22 @@ recipe = "digits_sparta.toml"
     stats = selection_stats(Path(run["run"]) / "model.net", 50)
     assert run["values"] == pytest.approx({k: stats[k] for k in ("accuracy", "sparsity", "sops")})
     assert "(1 seed) |" in (tmp_path / "sparta.md").read_text()
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_a_shipped_comparison_gives_every_variant_the_same_budget(path):
+    """Each file in comparisons/ loads, its ``set`` applies to every variant's recipe, and the
+    variants differ in their layers, name and mechanism settings (``[sparta]``, ``neuron.spk*``)
+    only: training, data and the neurons' parameters are shared."""
+    comparison = load_comparison(path)
+    recipes = [apply_overrides(load_recipe(v.recipe), comparison.set) for v in comparison.variants]
+    assert len(recipes) >= 2
+    for recipe in recipes[1:]:
+        changes = recipe_differences(recipes[0], recipe)
+        assert changes, "two variants train the same recipe"
+        mechanism = ("layers", "name:", "sparta.", "neuron.spk")
+        shared = [c for c in changes if not c.startswith(mechanism)]
+        assert shared == []
 
 
 @pytest.mark.parametrize(
