@@ -79,6 +79,7 @@ def test_the_files_hold_every_seed_and_the_statistics_of_them(compared):
         cell = f"{v['mean']['accuracy']:.4f} ± {v['std']['accuracy']:.4f} (2 seeds)"
         assert f"| {v['label']} | `train/digits_{v['label']}.toml` | {cell} |" in md
         assert all(f"| {r['values']['accuracy']:.4f} |" in md for r in v["runs"])
+    assert md.splitlines()[2].startswith("Mean ± sample standard deviation over seeds 0, 1, on")
     assert "| 9.64 [1] |" in md and "1. the paper, Table 9" in md
     assert "`train.epochs=1`, `train.samples_per_epoch=64`" in md
     assert f"loihi-snn results {root / 'tiny.toml'} --runs {root / 'runs'}" in md
@@ -178,7 +179,8 @@ recipe = "digits_sparta.toml"
     assert report["variants"][0]["std"] == {"accuracy": None, "sparsity": None, "sops": None}
     stats = selection_stats(Path(run["run"]) / "model.net", 50)
     assert run["values"] == pytest.approx({k: stats[k] for k in ("accuracy", "sparsity", "sops")})
-    assert "(1 seed) |" in (tmp_path / "sparta.md").read_text()
+    md = (tmp_path / "sparta.md").read_text()
+    assert "(1 seed) |" in md and md.splitlines()[2].startswith("One seed (3), no spread, on")
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])

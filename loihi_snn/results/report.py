@@ -15,6 +15,15 @@ def _fmt(value: float, metric: str) -> str:
     return f"{value:,.{METRICS[metric].digits}f}"
 
 
+def _over_seeds(report: dict, short: bool = False) -> str:
+    """What the table's values are: a mean and spread over several seeds, or one seed's."""
+    seeds = ", ".join(map(str, report["seeds"]))
+    if len(report["seeds"]) == 1:
+        return f"one seed ({seeds})" if short else f"One seed ({seeds}), no spread"
+    return f"mean ± std over seeds {seeds}" if short else (
+        f"Mean ± sample standard deviation over seeds {seeds}")
+
+
 def with_unit(value: float, metric: str) -> str:
     unit = METRICS[metric].unit
     return _fmt(value, metric) + (unit if unit in ("", "%") else f" {unit}")
@@ -135,8 +144,8 @@ def format_markdown(report: dict) -> str:
     lines = [
         f"# {report['title']}",
         "",
-        f"Mean ± sample standard deviation over seeds {', '.join(map(str, report['seeds']))}, "
-        f"on the first {' or '.join(map(str, samples))} test images, {report['backend']}; "
+        f"{_over_seeds(report)}, on the first {' or '.join(map(str, samples))} test images, "
+        f"{report['backend']}; "
         f"written {report['written']} by",
         "",
         "```",
@@ -199,11 +208,13 @@ def plot_report(report: dict, path: str | Path) -> Path:
         for i, v in enumerate(report["variants"]):
             dots = [r["values"][m] for r in v["runs"]]
             ax.plot([i + 0.12] * len(dots), dots, "k.", ms=5)
-        ax.set_xticks(range(len(labels)), labels, rotation=20 if len(labels) > 3 else 0)
+        crowded = len(labels) > 3 or max(map(len, labels)) > 9
+        ax.set_xticks(range(len(labels)), labels, rotation=25 if crowded else 0,
+                      ha="right" if crowded else "center", rotation_mode="anchor")
         ax.set_title(_heading(report, m), fontsize=9)
     fig.suptitle(
-        f"{report['title']}\nmean ± std over seeds {', '.join(map(str, report['seeds']))} "
-        f"(dots: seeds), {report['n']} test images", fontsize=10
+        f"{report['title']}\n{_over_seeds(report, short=True)} (dots: seeds), "
+        f"{report['n']} test images", fontsize=10
     )
     path = Path(path)
     with atomic_path(path) as tmp:
