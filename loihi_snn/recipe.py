@@ -99,6 +99,7 @@ class TrainSpec:
     val_fraction: float = 0.1  # share of each class of the training split held out (0: none)
     shift: int = 0  # augmentation (loihi_snn.data.augment): random moves of up to shift pixels
     flip: bool = False  # augmentation: random left-right mirroring
+    label_smoothing: float = 0.0  # share of the cross-entropy target spread over all classes
 
 
 @dataclass
@@ -273,6 +274,11 @@ def check_recipe(recipe: Recipe, origin: str = "the recipe") -> None:
     if t.readout not in READOUTS:
         raise LoihiSnnError(
             f"{origin}: train.readout must be one of {', '.join(READOUTS)}, not '{t.readout}'"
+        )
+    if not 0 <= t.label_smoothing < 1:
+        raise LoihiSnnError(
+            f"{origin}: train.label_smoothing must be at least 0 and below 1, not "
+            f"{t.label_smoothing}"
         )
     if not 0 <= t.val_fraction < 1:
         raise LoihiSnnError(

@@ -414,7 +414,8 @@ def _train_epoch(
             x = torch.from_numpy(x).float().to(device)
             y = torch.from_numpy(data.y_train[index]).to(device)
             scores = net(x)
-            loss = F.cross_entropy(scores * t.logit_scale, y)
+            logits = scores * t.logit_scale
+            loss = F.cross_entropy(logits, y, label_smoothing=t.label_smoothing)
             if hasattr(model, "aux_loss"):  # e.g. SPARTA's sparsity regulariser
                 loss = loss + model.aux_loss()
             opt.zero_grad()

@@ -104,6 +104,14 @@ def test_augmentation_keys():
     assert "train.shift must be at least 0, not -1" in raises(recipe_text(train="shift = -1"))
 
 
+def test_label_smoothing_key():
+    assert parse_recipe(recipe_text(train="label_smoothing = 0.1")).train.label_smoothing == 0.1
+    assert TrainSpec().label_smoothing == 0.0
+    for bad in ("-0.1", "1.0"):
+        message = raises(recipe_text(train=f"label_smoothing = {bad}"))
+        assert f"train.label_smoothing must be at least 0 and below 1, not {bad}" in message
+
+
 def test_fmnist_cnn_values():
     recipe = load_recipe(TRAIN_DIR / "fmnist_cnn.toml")
     assert recipe.data.dataset == "fmnist"

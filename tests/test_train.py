@@ -76,6 +76,29 @@ def test_training_feeds_the_augmented_inputs(repo, tmp_path, monkeypatch):
 
 
 @pytest.mark.lava
+def test_label_smoothing_shapes_the_training_loss(repo, tmp_path, monkeypatch):
+    """One batch: the epoch's loss is (1 - s) x the label's -log p + s x the mean -log p."""
+    seen = []
+    real_cross_entropy = loihi_train.F.cross_entropy
+
+    def recorded(logits, y, **kwargs):
+        seen.append((logits.detach(), y, kwargs))
+        return real_cross_entropy(logits, y, **kwargs)
+
+    monkeypatch.setattr(loihi_train.F, "cross_entropy", recorded)
+    recipe = _recipe(repo, 1)
+    recipe.train.samples_per_epoch = recipe.train.batch_size
+    recipe.train.label_smoothing = 0.2
+    loss = train(recipe, tmp_path / "run", progress=False)["train_loss"]
+    assert len(seen) == 1
+    logits, y, kwargs = seen[0]
+    assert kwargs == {"label_smoothing": 0.2}
+    log_p = logits.log_softmax(1)
+    label_term = log_p.gather(1, y[:, None]).squeeze(1)
+    assert loss == pytest.approx(float(-(0.8 * label_term + 0.2 * log_p.mean(1)).mean()), rel=1e-5)
+
+
+@pytest.mark.lava
 def test_a_run_folder_is_never_overwritten(repo, tmp_path):
     train(_recipe(repo, 1), tmp_path / "run", progress=False)
     with pytest.raises(LoihiSnnError, match="already holds a run"):
