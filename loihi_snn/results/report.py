@@ -162,8 +162,8 @@ def format_markdown(report: dict) -> str:
         lines.append(
             f"- {v['label']}: {b['epochs']} epoch{'s' * (b['epochs'] != 1)} of {images} training "
             f"images, batch "
-            f"{b['batch_size']}, lr {b['lr']}; {b['mean_train_seconds']:.0f} s of training per "
-            f"run (mean)"
+            f"{b['batch_size']}, lr {b['lr']}; {b['mean_train_seconds']:.0f} s per run, training "
+            f"with its per-epoch evaluations (mean)"
         )
     head = ["variant", "seed", "run", "how", *(_heading(report, m) for m in metrics)]
     lines += ["", "Every run:", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
