@@ -275,15 +275,11 @@ def check_recipe(recipe: Recipe, origin: str = "the recipe") -> None:
         raise LoihiSnnError(
             f"{origin}: train.readout must be one of {', '.join(READOUTS)}, not '{t.readout}'"
         )
-    if not 0 <= t.label_smoothing < 1:
-        raise LoihiSnnError(
-            f"{origin}: train.label_smoothing must be at least 0 and below 1, not "
-            f"{t.label_smoothing}"
-        )
-    if not 0 <= t.val_fraction < 1:
-        raise LoihiSnnError(
-            f"{origin}: train.val_fraction must be at least 0 and below 1, not {t.val_fraction}"
-        )
+    for key, value in (("label_smoothing", t.label_smoothing), ("val_fraction", t.val_fraction)):
+        if not 0 <= value < 1:
+            raise LoihiSnnError(
+                f"{origin}: train.{key} must be at least 0 and below 1, not {value}"
+            )
 
 
 def _check_event_keys(data: DataSpec, origin: str) -> None:
