@@ -5,6 +5,7 @@ line."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shlex
 from pathlib import Path
@@ -18,6 +19,7 @@ from loihi_snn.mechanisms.alif_mask.report import mask_stats
 from loihi_snn.mechanisms.token_select.report import selection_stats
 from loihi_snn.recipe import apply_overrides, load_recipe, recipe_differences
 from loihi_snn.results import command_line, evaluate, load_comparison, run_comparison
+from loihi_snn.results.report import format_markdown
 
 SHIPPED = sorted((Path(__file__).parents[1] / "comparisons").glob("*.toml"))
 
@@ -71,6 +73,7 @@ def test_the_files_hold_every_seed_and_the_statistics_of_them(compared):
         ]
         assert {r["status"] for r in v["runs"]} == {"trained"}
         assert v["budget"]["epochs"] == 1 and v["budget"]["samples_per_epoch"] == 64
+        assert f"- {v['label']}: 1 epoch of 64 training images, batch " in md
         for metric in report["metrics"]:
             values = [r["values"][metric] for r in v["runs"]]
             assert v["mean"][metric] == pytest.approx(sum(values) / 2)
@@ -83,6 +86,16 @@ def test_the_files_hold_every_seed_and_the_statistics_of_them(compared):
     assert "| 9.64 [1] |" in md and "1. the paper, Table 9" in md
     assert "`train.epochs=1`, `train.samples_per_epoch=64`" in md
     assert f"loihi-snn results {root / 'tiny.toml'} --runs {root / 'runs'}" in md
+
+
+@pytest.mark.lava
+def test_a_whole_epoch_is_the_training_part_left_after_the_validation_split(compared):
+    _, report = compared
+    whole = copy.deepcopy(report)
+    budget = whole["variants"][0]["budget"]
+    budget["samples_per_epoch"], budget["val_fraction"] = 0, 0.1
+    line = f"- {whole['variants'][0]['label']}: 1 epoch of all the training images but the "
+    assert line + "validation split's 10%, batch " in format_markdown(whole)
 
 
 @pytest.mark.lava

@@ -55,6 +55,7 @@ def build_report(
                 "budget": {
                     "epochs": t.epochs,
                     "samples_per_epoch": t.samples_per_epoch,
+                    "val_fraction": t.val_fraction,
                     "batch_size": t.batch_size,
                     "lr": t.lr,
                     "mean_train_seconds": statistics.fmean(r["train_seconds"] for r in mine),
@@ -158,10 +159,13 @@ def format_markdown(report: dict) -> str:
     lines += ["", f"Budget: the recipes with the overrides {overrides} (in this order):", ""]
     for v in report["variants"]:
         b = v["budget"]
-        images = b["samples_per_epoch"] or "all"
+        images = (
+            f"{b['samples_per_epoch']} training images"
+            if b["samples_per_epoch"]
+            else f"all the training images but the validation split's {b['val_fraction']:.0%}"
+        )
         lines.append(
-            f"- {v['label']}: {b['epochs']} epoch{'s' * (b['epochs'] != 1)} of {images} training "
-            f"images, batch "
+            f"- {v['label']}: {b['epochs']} epoch{'s' * (b['epochs'] != 1)} of {images}, batch "
             f"{b['batch_size']}, lr {b['lr']}; {b['mean_train_seconds']:.0f} s per run, training "
             f"with its per-epoch evaluations (mean)"
         )
