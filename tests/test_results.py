@@ -18,8 +18,13 @@ from loihi_snn.errors import LoihiSnnError
 from loihi_snn.mechanisms.alif_mask.report import mask_stats
 from loihi_snn.mechanisms.token_select.report import selection_stats
 from loihi_snn.recipe import apply_overrides, load_recipe, recipe_differences
-from loihi_snn.results import command_line, evaluate, load_comparison, run_comparison
-from loihi_snn.results.report import format_markdown
+from loihi_snn.results import (
+    command_line,
+    evaluate,
+    format_markdown,
+    load_comparison,
+    run_comparison,
+)
 
 SHIPPED = sorted((Path(__file__).parents[1] / "comparisons").glob("*.toml"))
 
@@ -96,6 +101,10 @@ def test_a_whole_epoch_is_the_training_part_left_after_the_validation_split(comp
     budget["samples_per_epoch"], budget["val_fraction"] = 0, 0.1
     line = f"- {whole['variants'][0]['label']}: 1 epoch of all the training images but the "
     assert line + "validation split's 10%, batch " in format_markdown(whole)
+    budget["val_fraction"] = 0.0  # no split: every training image
+    assert f"- {whole['variants'][0]['label']}: 1 epoch of all the training images, batch " in (
+        format_markdown(whole)
+    )
 
 
 @pytest.mark.lava

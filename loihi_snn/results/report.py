@@ -159,10 +159,12 @@ def format_markdown(report: dict) -> str:
     lines += ["", f"Budget: the recipes with the overrides {overrides} (in this order):", ""]
     for v in report["variants"]:
         b = v["budget"]
+        split = b["val_fraction"]
+        held_out = f" but the validation split's {split:.0%}" if split else ""
         images = (
             f"{b['samples_per_epoch']} training images"
             if b["samples_per_epoch"]
-            else f"all the training images but the validation split's {b['val_fraction']:.0%}"
+            else f"all the training images{held_out}"
         )
         lines.append(
             f"- {v['label']}: {b['epochs']} epoch{'s' * (b['epochs'] != 1)} of {images}, batch "
