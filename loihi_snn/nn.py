@@ -120,6 +120,13 @@ class _LeakyIntegrator(torch.autograd.Function):
         return grad_input, grad_decay, None, None
 
 
+def neuron_dropout(p: float) -> slayer.neuron.Dropout | None:
+    """lava-dl's neuron dropout for a population (``dropout=`` of its neuron): in training a
+    share p of the neurons is silent for all T steps of a sample and the others' spikes are
+    scaled by 1/(1 - p); in eval mode it passes spikes through. None for p = 0."""
+    return slayer.neuron.Dropout(p=p) if p > 0 else None
+
+
 class CubaNeuron(slayer.neuron.cuba.Neuron):
     """lava-dl's CUBA neuron, its integer dynamics computed faster on the CPU, bit for bit
     (values and gradients: tests/test_nn.py).

@@ -52,6 +52,9 @@ class NeuronSpec:
     voltage_decay: float = 0.03
     tau_grad: float = 0.1
     scale_grad: float = 1.0
+    # training only: the share of neurons dropped per sample for all T steps (lava-dl's neuron
+    # dropout; survivors' spikes x 1/(1 - dropout)); evaluation, export and simulation never see it
+    dropout: float = 0.0
     # residual models: the SPK block of the stem's and the residual blocks' neurons (sl | rl |
     # mbpl, :mod:`loihi_snn.mechanisms.spk.block`) and its thresholds as multiples of threshold
     spk: str = "sl"
@@ -256,6 +259,10 @@ def check_recipe(recipe: Recipe, origin: str = "the recipe") -> None:
             raise LoihiSnnError(f"{origin}: layer #{i} ({layer.type}) needs out >= 1")
         if layer.type in TRANSFORMER_BLOCKS and layer.heads < 1:
             raise LoihiSnnError(f"{origin}: layer #{i} ({layer.type}) needs heads >= 1")
+    if not 0 <= recipe.neuron.dropout < 1:
+        raise LoihiSnnError(
+            f"{origin}: neuron.dropout must be at least 0 and below 1, not {recipe.neuron.dropout}"
+        )
     problem = threshold_problem(recipe.neuron.spk, recipe.neuron.spk_thresholds)
     if problem:
         raise LoihiSnnError(f"{origin}: neuron.spk: {problem}")

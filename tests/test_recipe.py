@@ -112,6 +112,14 @@ def test_label_smoothing_key():
         assert f"train.label_smoothing must be at least 0 and below 1, not {bad}" in message
 
 
+def test_dropout_key():
+    assert parse_recipe(recipe_text(neuron="dropout = 0.05")).neuron.dropout == 0.05
+    assert NeuronSpec().dropout == 0.0
+    for bad in ("-0.1", "1.0"):
+        message = raises(recipe_text(neuron=f"dropout = {bad}"))
+        assert f"neuron.dropout must be at least 0 and below 1, not {bad}" in message
+
+
 def test_fmnist_cnn_values():
     recipe = load_recipe(TRAIN_DIR / "fmnist_cnn.toml")
     assert recipe.data.dataset == "fmnist"

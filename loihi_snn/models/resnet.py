@@ -55,7 +55,7 @@ from ..mechanisms.lidiff.rules import ATTENTIONS, head_problem
 from ..mechanisms.qktv.block import QKTV
 from ..mechanisms.qktv.rules import QktvParams
 from ..mechanisms.spk.block import SpkBlock
-from ..nn import CubaNeuron
+from ..nn import CubaNeuron, neuron_dropout
 from ..recipe import QKTV_BLOCKS, TRANSFORMER_BLOCKS, LayerSpec, NeuronSpec
 from .attention import add_fb_stage, add_ff_block, add_qktv_block
 from .terms import Term
@@ -103,7 +103,7 @@ class GraphNet(torch.nn.Module):
 
         def add_pop(
             terms: list[Term], threshold: float | None, inherits: int | None = None,
-            spk: bool = False, memoryless: bool = False, qktv: int = 0,
+            spk: bool = False, memoryless: bool = False, qktv: int = 0, drop: bool = False,
         ):
             out = terms[0].out_shape() if terms else self.pops[inherits - 1].shape
             for t in terms:
@@ -125,6 +125,7 @@ class GraphNet(torch.nn.Module):
                 "tau_grad": neuron.tau_grad,
                 "scale_grad": neuron.scale_grad,
                 "requires_grad": False,
+                "dropout": neuron_dropout(neuron.dropout) if spk or drop else None,
             }
             if spk and neuron.spk != "sl":
                 spec.branches = [theta * m for m in neuron.spk_thresholds]
@@ -176,7 +177,10 @@ class GraphNet(torch.nn.Module):
                     [Term(last, "pool", shape, kernel=k, stride=k)], spec.threshold
                 )
             elif spec.type == "dense":
-                last, shape = add_pop([Term(last, "dense", shape, spec.out)], spec.threshold)
+                last, shape = add_pop(
+                    [Term(last, "dense", shape, spec.out)], spec.threshold,
+                    drop=i < len(layers) - 1,  # the classes are never dropped
+                )
             elif spec.type == "alif_mask":
                 if last == 0 or len(shape) != 3:
                     raise LoihiSnnError(f"{where} needs a (C, H, W) population before it")

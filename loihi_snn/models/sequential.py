@@ -35,7 +35,7 @@ from ..fileio import atomic_path
 from ..ir.graph import Graph
 from ..ir.hdf5 import NETX_FALLBACK, read_network
 from ..loihi.fixed_point import lif_run
-from ..nn import CubaNeuron
+from ..nn import CubaNeuron, neuron_dropout
 from ..recipe import LayerSpec, NeuronSpec
 
 FORMAT_VERSION = 1
@@ -53,11 +53,13 @@ def neuron_params(spec: NeuronSpec, threshold: float | None = None) -> dict:
     }
 
 
-def _with_cuba_neuron(block: torch.nn.Module, params: dict) -> torch.nn.Module:
+def _with_cuba_neuron(
+    block: torch.nn.Module, params: dict, dropout: float
+) -> torch.nn.Module:
     """The lava-dl block with :class:`CubaNeuron` in place of its neuron: the same parameters and
-    integer rules, computed faster on the CPU. Built after the block, so the weights' random
-    initialisation is the same as lava-dl's."""
-    block.neuron = CubaNeuron(**params)
+    integer rules, computed faster on the CPU, and ``dropout`` (training only). Built after the
+    block, so the weights' random initialisation is the same as lava-dl's."""
+    block.neuron = CubaNeuron(**params, dropout=neuron_dropout(dropout))
     block.synapse.pre_hook_fx = block.neuron.quantize_8bit
     return block
 
@@ -98,7 +100,7 @@ class SpikingNet(torch.nn.Module):
                     weight_scale=layer.weight_scale,
                     delay_shift=False,
                 )
-                blocks.append(_with_cuba_neuron(conv, params))
+                blocks.append(_with_cuba_neuron(conv, params, neuron.dropout))
                 shape = (layer.out, _conv_out(shape[1], layer), _conv_out(shape[2], layer))
                 if min(shape[1:]) < 1:
                     raise LoihiSnnError(f"layer #{i}: conv output would be empty ({shape})")
@@ -121,6 +123,7 @@ class SpikingNet(torch.nn.Module):
                             delay_shift=False,
                         ),
                         params,
+                        neuron.dropout if i < len(layers) - 1 else 0.0,  # classes: never
                     )
                 blocks.append(block)
                 shape = (layer.out,)

@@ -42,7 +42,7 @@ from ..loihi.limits import VTH_MAX
 from ..mechanisms.hilif.block import HiLIF
 from ..mechanisms.token_select.block import TokenSelect
 from ..mechanisms.token_select.rules import QG
-from ..nn import CubaNeuron
+from ..nn import CubaNeuron, neuron_dropout
 from ..recipe import LayerSpec, NeuronSpec, Recipe, SpartaSpec
 
 
@@ -87,7 +87,7 @@ class SpartaNet(torch.nn.Module):
         self.neurons = torch.nn.ModuleList()
         self.thresholds: list[float] = []
         width = math.prod(self.token_shape)
-        for spec in layers[2:]:
+        for i, spec in enumerate(layers[2:], start=2):
             theta = neuron.threshold if spec.threshold is None else spec.threshold
             self.synapses.append(slayer.synapse.Dense(width, spec.out))
             self.neurons.append(
@@ -95,6 +95,7 @@ class SpartaNet(torch.nn.Module):
                     threshold=theta, current_decay=neuron.current_decay,
                     voltage_decay=neuron.voltage_decay, tau_grad=neuron.tau_grad,
                     scale_grad=neuron.scale_grad, requires_grad=False,
+                    dropout=neuron_dropout(neuron.dropout if i < len(layers) - 1 else 0.0),
                 )
             )
             self.thresholds.append(theta)
