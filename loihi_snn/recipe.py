@@ -52,8 +52,10 @@ class NeuronSpec:
     voltage_decay: float = 0.03
     tau_grad: float = 0.1
     scale_grad: float = 1.0
-    # training only: the share of neurons dropped per sample for all T steps (lava-dl's neuron
-    # dropout; survivors' spikes x 1/(1 - dropout)); evaluation, export and simulation never see it
+    # training only: the share of the neurons of conv, resblock and hidden dense layers silenced per
+    # sample for all T steps, survivors' spikes x 1/(1 - dropout) (lava-dl's neuron dropout; not
+    # inside attention blocks or masks, whose coincidence neurons and products read binary
+    # spikes; never the classes); evaluation, export and simulation never see it
     dropout: float = 0.0
     # residual models: the SPK block of the stem's and the residual blocks' neurons (sl | rl |
     # mbpl, :mod:`loihi_snn.mechanisms.spk.block`) and its thresholds as multiples of threshold
