@@ -16,6 +16,7 @@ P = 0.5  # survivors' spikes are 1 / (1 - P) = 2 in training
 
 
 def _input() -> torch.Tensor:
+    torch.manual_seed(0)  # the dropout masks
     return torch.randint(0, 16, (6, 1, 8, 8, 5), generator=torch.Generator().manual_seed(0)).float()
 
 
@@ -39,26 +40,25 @@ def _same_in_eval(model: torch.nn.Module, plain: torch.nn.Module, x: torch.Tenso
 
 
 def test_sequential_hidden_layers_drop_in_training_only() -> None:
+    torch.manual_seed(0)  # the weights
     layers = [LayerSpec("conv", 4, 3, 2, 1), LayerSpec("flatten"), LayerSpec("dense", 16),
               LayerSpec("dense", 3)]
-    make = lambda p: SpikingNet(layers, NeuronSpec(threshold=0.5, dropout=p), (1, 8, 8))  # noqa: E731
-    torch.manual_seed(0)
-    model = make(P)
+    model, plain = (SpikingNet(layers, NeuronSpec(threshold=0.5, dropout=p), (1, 8, 8))
+                    for p in (P, 0.0))
     x = _input()
     _hidden_dropped_classes_kept(model.train().layer_spikes(x))
-    _same_in_eval(model, make(0.0), x)
+    _same_in_eval(model, plain, x)
 
 
 def test_residual_populations_drop_in_training_only() -> None:
-    layers = [LayerSpec("conv", 4, 3, 1, 1), LayerSpec("resblock", 4), LayerSpec("dense", 3)]
-    make = lambda p: GraphNet(layers, NeuronSpec(0.5, 1.0, 0.75, dropout=p), (1, 8, 8))  # noqa: E731
     torch.manual_seed(0)
-    model = make(P)
-    model.check_ready()
+    layers = [LayerSpec("conv", 4, 3, 1, 1), LayerSpec("resblock", 4), LayerSpec("dense", 3)]
+    model, plain = (GraphNet(layers, NeuronSpec(0.5, 1.0, 0.75, dropout=p), (1, 8, 8))
+                    for p in (P, 0.0))
+    for m in (model, plain):
+        m.check_ready()
     x = _input()
     _hidden_dropped_classes_kept(model.train()._float_layers(x)[0])
-    plain = make(0.0)
-    plain.check_ready()
     _same_in_eval(model, plain, x)
 
 
