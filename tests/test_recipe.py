@@ -104,20 +104,15 @@ def test_augmentation_keys():
     assert "train.shift must be at least 0, not -1" in raises(recipe_text(train="shift = -1"))
 
 
-def test_label_smoothing_key():
-    assert parse_recipe(recipe_text(train="label_smoothing = 0.1")).train.label_smoothing == 0.1
-    assert TrainSpec().label_smoothing == 0.0
+@pytest.mark.parametrize(("table", "key"), [("train", "label_smoothing"), ("neuron", "dropout")])
+def test_share_keys(table, key):
+    """Shares in [0, 1) that default to 0."""
+    recipe = parse_recipe(recipe_text(**{table: f"{key} = 0.1"}))
+    assert getattr(getattr(recipe, table), key) == 0.1
+    assert getattr({"train": TrainSpec, "neuron": NeuronSpec}[table](), key) == 0.0
     for bad in ("-0.1", "1.0"):
-        message = raises(recipe_text(train=f"label_smoothing = {bad}"))
-        assert f"train.label_smoothing must be at least 0 and below 1, not {bad}" in message
-
-
-def test_dropout_key():
-    assert parse_recipe(recipe_text(neuron="dropout = 0.05")).neuron.dropout == 0.05
-    assert NeuronSpec().dropout == 0.0
-    for bad in ("-0.1", "1.0"):
-        message = raises(recipe_text(neuron=f"dropout = {bad}"))
-        assert f"neuron.dropout must be at least 0 and below 1, not {bad}" in message
+        message = raises(recipe_text(**{table: f"{key} = {bad}"}))
+        assert f"{table}.{key} must be at least 0 and below 1, not {bad}" in message
 
 
 def test_fmnist_cnn_values():
