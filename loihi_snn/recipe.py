@@ -261,10 +261,6 @@ def check_recipe(recipe: Recipe, origin: str = "the recipe") -> None:
             raise LoihiSnnError(f"{origin}: layer #{i} ({layer.type}) needs out >= 1")
         if layer.type in TRANSFORMER_BLOCKS and layer.heads < 1:
             raise LoihiSnnError(f"{origin}: layer #{i} ({layer.type}) needs heads >= 1")
-    if not 0 <= recipe.neuron.dropout < 1:
-        raise LoihiSnnError(
-            f"{origin}: neuron.dropout must be at least 0 and below 1, not {recipe.neuron.dropout}"
-        )
     problem = threshold_problem(recipe.neuron.spk, recipe.neuron.spk_thresholds)
     if problem:
         raise LoihiSnnError(f"{origin}: neuron.spk: {problem}")
@@ -284,11 +280,13 @@ def check_recipe(recipe: Recipe, origin: str = "the recipe") -> None:
         raise LoihiSnnError(
             f"{origin}: train.readout must be one of {', '.join(READOUTS)}, not '{t.readout}'"
         )
-    for key, value in (("label_smoothing", t.label_smoothing), ("val_fraction", t.val_fraction)):
+    for key, value in (
+        ("neuron.dropout", recipe.neuron.dropout),
+        ("train.label_smoothing", t.label_smoothing),
+        ("train.val_fraction", t.val_fraction),
+    ):
         if not 0 <= value < 1:
-            raise LoihiSnnError(
-                f"{origin}: train.{key} must be at least 0 and below 1, not {value}"
-            )
+            raise LoihiSnnError(f"{origin}: {key} must be at least 0 and below 1, not {value}")
 
 
 def _check_event_keys(data: DataSpec, origin: str) -> None:
